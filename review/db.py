@@ -1,0 +1,129 @@
+"""Engines and sessions, built from :class:`review.config.Settings`.
+
+SQLite runs in WAL mode with foreign keys enforced and a busy timeout, so that the
+reviewer app and a generation job can share one file. PostgreSQL goes through psycopg 3.
+
+Example::
+
+    engine = make_engine(Settings())
+    with session_scope(engine) as session:
+        session.add(Reviewer(name="ana", role="reviewer", password_hash=hash_password("pw")))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+
+from review.config import Settings
+from review.errors import ReviewError
+
+
+def _redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is reported as given
+        return url
+
+
+def make_engine(settings: Settings | str) -> Engine:
+    """Create an engine for ``settings.database_url`` (or a URL string).
+
+    Raises :class:`ReviewError` for a URL that SQLAlchemy cannot parse or whose driver is
+    unknown. Connection problems surface on first use; call :func:`check_connection` to
+    turn them into a clear error early.
+    """
+    if isinstance(settings, str):
+        settings = Settings(database_url=settings)
+    url = settings.database_url
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ReviewError(f"invalid database URL {url!r}: expected e.g. sqlite:///review.db "
+                          "or postgresql://user@host/dbname") from None
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = create_engine(
+                parsed,
+                connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000,
+                              "check_same_thread": False},
+            )
+            _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
+        else:
+            engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    except (NoSuchModuleError, ArgumentError, ImportError) as exc:
+        raise ReviewError(f"unsupported database URL {_redact(url)}: {exc}") from None
+    return engine
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # noqa: ANN001 - DBAPI types
+        # Let SQLAlchemy issue BEGIN itself (see below), so that write transactions
+        # can be taken with BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):  # noqa: ANN001
+        # Readers use a deferred BEGIN so that they never block writers (WAL). Writers
+        # that read first ask for IMMEDIATE (see write_session): it takes the write lock
+        # up front, so two writers wait on busy_timeout instead of failing on upgrade.
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def check_connection(engine: Engine) -> None:
+    """Open one connection, raising :class:`ReviewError` with a readable message on failure."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise ReviewError(
+            f"cannot connect to database {_redact(engine.url.render_as_string(hide_password=False))}: {reason}"
+        ) from None
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory bound to ``engine`` (objects stay usable after commit)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a write transaction.
+
+    On SQLite this is ``BEGIN IMMEDIATE`` (call it before the first statement of the
+    transaction); on PostgreSQL it does nothing, row locks do the work there.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+@contextmanager
+def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+    """A session whose transaction commits on success and rolls back on any exception.
+
+    ``write=True`` starts it with :func:`begin_write`.
+    """
+    session = session_factory(engine)()
+    try:
+        if write:
+            begin_write(session)
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

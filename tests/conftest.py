@@ -1,0 +1,104 @@
+"""Shared fixtures: a real database per test, built with ``alembic upgrade head``.
+
+SQLite (a file in the test's tmp folder) by default; with REVIEW_TEST_POSTGRES_URL set
+(e.g. postgresql://postgres@127.0.0.1:5432/test) each test gets a fresh PostgreSQL
+database created on that server and dropped afterwards. In that mode only the tests
+that use the database run, unless REVIEW_TEST_ALL=1.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+POSTGRES_URL = os.environ.get("REVIEW_TEST_POSTGRES_URL")
+
+
+def pytest_report_header(config):  # noqa: ANN001, ANN201
+    if POSTGRES_URL:
+        return f"database: PostgreSQL ({make_url(POSTGRES_URL).render_as_string(hide_password=True)})"
+    return "database: SQLite (a file per test)"
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001
+    if not POSTGRES_URL or os.environ.get("REVIEW_TEST_ALL"):
+        return
+    selected, deselected = [], []
+    for item in items:
+        (selected if "database_url" in getattr(item, "fixturenames", ()) else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+def _postgres_admin_url() -> str:
+    url = make_url(POSTGRES_URL)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """URL of an empty database that only this test uses."""
+    if not POSTGRES_URL:
+        yield f"sqlite:///{tmp_path / 'review.db'}"
+        return
+    admin_url = _postgres_admin_url()
+    name = f"review_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url):
+    """An engine on a database whose schema was made by the migrations."""
+    from review.db import make_engine
+    from review.schema import upgrade_head
+
+    engine = make_engine(database_url)
+    upgrade_head(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    """A session on the migrated database; the test commits what it wants kept."""
+    from review.db import session_factory
+
+    session = session_factory(engine)()
+    yield session
+    session.rollback()
+    session.close()
+
+
+@pytest.fixture
+def cli(database_url, capsys, monkeypatch, tmp_path):
+    """Run ``review ...`` in-process against the test database: returns (exit code, stdout, stderr)."""
+    from review.cli import main
+
+    monkeypatch.setenv("REVIEW_DATABASE_URL", database_url)
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -257,6 +257,227 @@ def status(as_json: bool) -> None:
     _emit(counts, as_json, "\n".join(f"{key:<12} {value}" for key, value in counts.items()))
 
 
+def _generation_options(function):  # noqa: ANN001, ANN202
+    """The decoding options shared by generate, pair and watch."""
+    options = [
+        click.option("--batch-size", type=int, default=8, show_default=True, help="Prompts per batch."),
+        click.option("--max-new-tokens", type=int, default=256, show_default=True),
+        click.option("--temperature", type=float, default=0.0, show_default=True,
+                     help="0 is greedy decoding."),
+        click.option("--top-p", type=float, default=1.0, show_default=True),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Sampling seed (used when temperature > 0)."),
+        click.option("--no-chat-template", is_flag=True, help="Join messages as plain text."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _params(max_new_tokens: int, temperature: float, top_p: float, seed: int, no_chat_template: bool):
+    from review.generation import GenerationParams
+
+    return GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                            seed=seed, use_chat_template=not no_chat_template)
+
+
+@app.command()
+@click.option("--model", "model_name", required=True, help="A registered model.")
+@click.option("--set", "set_name", required=True, help="A prompt set.")
+@_generation_options
+@json_option
+def generate(model_name: str, set_name: str, batch_size: int, max_new_tokens: int,
+             temperature: float, top_p: float, seed: int, no_chat_template: bool,
+             as_json: bool) -> None:
+    """Generate a model's answers for a prompt set (only those not generated yet).
+
+    Rerunning does nothing for prompts already answered; after an interruption it finishes
+    the rest. A progress bar shows prompts done, tokens per second and time left.
+
+    Example: review generate --model smollm2 --set demo --batch-size 16 --max-new-tokens 200
+    """
+    from review.answers import generate_answers
+
+    params = _params(max_new_tokens, temperature, top_p, seed, no_chat_template)
+    summary = generate_answers(engine=_ctx().engine(), model_name=model_name, set_name=set_name,
+                               params=params, batch_size=batch_size, show_progress=not as_json)
+    data = {**summary.__dict__, "tokens_per_second": round(summary.tokens_per_second, 2)}
+    _emit(data, as_json, f"{model_name}: {summary.generated} answers generated "
+                         f"({summary.tokens_per_second:.1f} tokens/s), "
+                         f"{summary.already_present} already present")
+
+
+@app.command()
+@click.option("--study", "study_name", required=True, help="Name of the study to create.")
+@click.option("--candidate", required=True, help="The fine-tuned model.")
+@click.option("--baseline", required=True, help="The model it must beat.")
+@click.option("--set", "set_name", required=True, help="The prompt set.")
+@click.option("--overlap", type=int, default=3, show_default=True, help="Reviewers per item (k).")
+@click.option("--gold-rate", type=float, default=0.0, show_default=True,
+              help="Share of gold (attention-check) items mixed into each reviewer's queue.")
+@click.option("--guidelines", "guidelines_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A markdown file of reviewer guidelines.")
+@_generation_options
+@json_option
+def pair(study_name: str, candidate: str, baseline: str, set_name: str, overlap: int,
+         gold_rate: float, guidelines_file: Path | None, batch_size: int, max_new_tokens: int,
+         temperature: float, top_p: float, seed: int, no_chat_template: bool, as_json: bool) -> None:
+    """Create a study of candidate vs baseline, generating any missing answers first.
+
+    Example: review pair --study sft-v1 --candidate sft-v1 --baseline smollm2 --set demo --overlap 3
+    """
+    from review.answers import generate_answers, get_prompt_set
+    from review.checkpoints import get_model
+    from review.pairing import create_study
+
+    params = _params(max_new_tokens, temperature, top_p, seed, no_chat_template)
+    ctx = _ctx()
+    guidelines = guidelines_file.read_text(encoding="utf-8") if guidelines_file else ""
+    with ctx.session(write=False) as session:  # fail on unknown names before generating
+        for name in (candidate, baseline):
+            get_model(session=session, name=name)
+        get_prompt_set(session=session, name=set_name)
+    for name in (baseline, candidate):
+        generate_answers(engine=ctx.engine(), model_name=name, set_name=set_name, params=params,
+                         batch_size=batch_size, show_progress=not as_json)
+    with ctx.session() as session:
+        result = create_study(
+            session=session, name=study_name, candidate=get_model(session=session, name=candidate),
+            baseline=get_model(session=session, name=baseline),
+            prompt_set=get_prompt_set(session=session, name=set_name),
+            params_hash=params.params_hash(), overlap=overlap, gold_rate=gold_rate,
+            guidelines=guidelines)
+    _emit(result.__dict__, as_json,
+          f"study {result.study!r}: {result.items_total} items ({result.items_added} new), "
+          f"{overlap} reviewers per item")
+
+
+@app.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--baseline", required=True, help="The registered model every checkpoint is compared with.")
+@click.option("--set", "set_name", required=True, help="The prompt set.")
+@click.option("--base", help="Base model of adapter checkpoints (default: the baseline).")
+@click.option("--run", "run_name", help="Run name (default: the folder's name).")
+@click.option("--overlap", type=int, default=3, show_default=True)
+@click.option("--interval", type=float, default=10.0, show_default=True,
+              help="Seconds between looks; a checkpoint must be unchanged over one interval.")
+@click.option("--once", is_flag=True, help="Look twice (one interval apart), handle what is complete, exit.")
+@_generation_options
+@json_option
+def watch(directory: Path, baseline: str, set_name: str, base: str | None, run_name: str | None,
+          overlap: int, interval: float, once: bool, batch_size: int, max_new_tokens: int,
+          temperature: float, top_p: float, seed: int, no_chat_template: bool, as_json: bool) -> None:
+    """Register, generate and pair each new checkpoint-* folder of a training run.
+
+    Each complete checkpoint (weights and trainer_state.json written, unchanged for one
+    interval) is handled once, in step order: a study against the baseline and one against
+    the best earlier checkpoint. Restarting never pairs anything twice.
+
+    Example: review watch runs/sft --baseline smollm2 --set demo --interval 30
+    """
+    import time
+
+    from review.watcher import CheckpointWatcher
+
+    watcher = CheckpointWatcher(
+        engine=_ctx().engine(), directory=directory, baseline=baseline, set_name=set_name,
+        params=_params(max_new_tokens, temperature, top_p, seed, no_chat_template), base=base,
+        run_name=run_name, overlap=overlap, batch_size=batch_size, settle_seconds=interval,
+        show_progress=not as_json)
+    if once:
+        watcher.complete_checkpoints()
+        time.sleep(interval)
+        handled = watcher.poll()
+        _emit({"handled": handled}, as_json,
+              "\n".join(f"handled {name}" for name in handled) or "no new complete checkpoint")
+        return
+    click.echo(f"watching {watcher.directory} every {interval:g}s (Ctrl-C to stop)", err=True)
+    while True:
+        for name in watcher.poll():
+            click.echo(f"handled {name}", err=True)
+        time.sleep(interval)
+
+
+@app.group("studies", no_args_is_help=True)
+def studies_app() -> None:
+    """Studies (candidate vs baseline campaigns)."""
+
+
+@studies_app.command("list")
+@json_option
+def studies_list(as_json: bool) -> None:
+    """List studies with their items and judgments.
+
+    Example: review studies list --json
+    """
+    from sqlalchemy import func, select
+
+    from review.models import Comparison, Judgment, Study
+
+    with _ctx().session(write=False) as session:
+        items = dict(session.execute(select(Comparison.study_id, func.count()).group_by(Comparison.study_id)).all())
+        votes = dict(session.execute(
+            select(Comparison.study_id, func.count()).join(Judgment, Judgment.comparison_id == Comparison.id)
+            .group_by(Comparison.study_id)).all())
+        data = [{
+            "study": s.name, "candidate": s.candidate.name if s.candidate else None,
+            "baseline": s.baseline.name if s.baseline else None, "overlap": s.overlap,
+            "status": s.status, "items": items.get(s.id, 0), "judgments": votes.get(s.id, 0),
+        } for s in session.scalars(select(Study).order_by(Study.id))]
+    _emit(data, as_json, "\n".join(
+        f"{d['study']}\t{d['candidate']} vs {d['baseline']}\t{d['items']} items\t{d['judgments']} judgments"
+        for d in data) or "no studies")
+
+
+@app.command()
+@click.option("--study", "study_name", required=True, help="The study to analyse.")
+@click.option("--bootstrap", "n_bootstrap", type=int, default=1000, show_default=True,
+              help="Bootstrap rounds for the intervals.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@json_option
+def analyze(study_name: str, n_bootstrap: int, seed: int, as_json: bool) -> None:
+    """Win rates with intervals, agreement, bias checks, ratings and the verdict.
+
+    Example: review analyze --study sft-v1 --json
+    """
+    from review.analysis import analyze_study, format_analysis
+    from review.pairing import get_study
+
+    if n_bootstrap < 50:
+        raise ReviewError("--bootstrap must be at least 50")
+    with _ctx().session(write=False) as session:
+        result = analyze_study(session=session, study=get_study(session=session, name=study_name),
+                               n_bootstrap=n_bootstrap, seed=seed)
+    _emit(result, as_json, format_analysis(result))
+
+
+@app.command("import-judgments")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--study", "study_name", required=True, help="A new study to hold the judgments.")
+@click.option("--candidate", help="The model the verdict is about (optional).")
+@click.option("--baseline", help="The model it is compared with (optional).")
+@json_option
+def import_judgments(file: Path, study_name: str, candidate: str | None, baseline: str | None,
+                     as_json: bool) -> None:
+    """Import judgments in the MT-Bench human-judgment schema, all or nothing.
+
+    One JSON object per line: question_id, model_a, model_b, winner (model_a | model_b |
+    tie | tie (bothbad)), judge, optional turn, conversation_a, conversation_b. model_a is
+    the answer shown first (left).
+
+    Example: review import-judgments mt_bench_human.jsonl --study mt-bench --candidate gpt-4 --baseline vicuna-13b-v1.2
+    """
+    from review.io import import_mtbench, parse_mtbench_file
+
+    rows = parse_mtbench_file(file)
+    with _ctx().session() as session:
+        summary = import_mtbench(session=session, study_name=study_name, rows=rows,
+                                 candidate=candidate, baseline=baseline)
+    _emit(summary.__dict__, as_json,
+          f"study {summary.study!r}: {summary.judgments} judgments on {summary.items} items "
+          f"from {summary.judges} judges, {len(summary.models)} models")
+
+
 # --------------------------------------------------------------------------- entry point
 
 

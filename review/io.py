@@ -1,0 +1,274 @@
+"""Exchange formats: judgments in the MT-Bench human-judgment schema.
+
+One JSON object per line: ``question_id``, ``model_a``, ``model_b``, ``winner``
+(``model_a`` | ``model_b`` | ``tie`` | ``tie (bothbad)``), ``judge``, ``turn`` (optional,
+default 1) and optionally ``conversation_a`` / ``conversation_b`` (chat messages). ``model_a``
+is the answer that was shown first (left). Unknown keys are kept as the judgment's metadata.
+
+Import is all or nothing: a malformed line is reported with its line number and nothing
+is stored.
+
+Example::
+
+    rows = parse_mtbench_file(Path("judgments.jsonl"))
+    import_mtbench(session=session, study_name="mt-bench-human", rows=rows)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from review.errors import ReviewError
+from review.models import Comparison, Generation, Judgment, Model, Prompt, PromptSet, Reviewer, Study
+
+WINNERS = {"model_a": "left", "model_b": "right", "tie": "tie", "tie (bothbad)": "both_bad"}
+KNOWN_KEYS = {"question_id", "model_a", "model_b", "winner", "judge", "turn", "conversation_a",
+              "conversation_b", "category", "strength", "rationale", "seconds"}
+IMPORTED_PARAMS_HASH = "imported"
+
+
+@dataclass(frozen=True)
+class MTBenchRow:
+    line: int
+    question_id: str
+    turn: int
+    model_a: str
+    model_b: str
+    choice: str           # left | right | tie | both_bad, with model_a shown on the left
+    judge: str
+    conversation_a: list[dict] | None
+    conversation_b: list[dict] | None
+    category: str | None = None
+    strength: int | None = None
+    rationale: str | None = None
+    seconds: float | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _fail(path: Path, line: int, message: str) -> ReviewError:
+    return ReviewError(f"{path}:{line}: {message}")
+
+
+def _text(path: Path, line: int, row: dict, key: str) -> str:
+    value = row.get(key)
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
+        raise _fail(path, line, f"field '{key}' must be a non-empty string")
+    return str(value).strip()
+
+
+def _conversation(path: Path, line: int, row: dict, key: str) -> list[dict] | None:
+    value = row.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            for m in value):
+        raise _fail(path, line, f"field '{key}' must be a list of {{role, content}} messages")
+    return [{"role": m["role"], "content": m["content"]} for m in value]
+
+
+def _parse_row(path: Path, line: int, row: Any) -> MTBenchRow:
+    if not isinstance(row, dict):
+        raise _fail(path, line, f"expected a JSON object, got {type(row).__name__}")
+    for key in ("question_id", "model_a", "model_b", "winner", "judge"):
+        if key not in row:
+            raise _fail(path, line, f"missing field '{key}'")
+    winner = row["winner"]
+    if winner not in WINNERS:
+        raise _fail(path, line, f"unknown winner {winner!r}: expected one of {', '.join(map(repr, WINNERS))}")
+    turn = row.get("turn", 1)
+    if isinstance(turn, bool) or not isinstance(turn, int) or turn < 1:
+        raise _fail(path, line, "field 'turn' must be a positive integer")
+    model_a, model_b = _text(path, line, row, "model_a"), _text(path, line, row, "model_b")
+    if model_a == model_b:
+        raise _fail(path, line, f"model_a and model_b are the same model {model_a!r}")
+    strength = row.get("strength")
+    if strength is not None and (isinstance(strength, bool) or strength not in (1, 2, 3)):
+        raise _fail(path, line, "field 'strength' must be 1, 2 or 3")
+    seconds = row.get("seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                or not 0 <= seconds < 10**7):
+        raise _fail(path, line, "field 'seconds' must be a non-negative number")
+    category = row.get("category")
+    rationale = row.get("rationale")
+    for key, value in (("category", category), ("rationale", rationale)):
+        if value is not None and not isinstance(value, str):
+            raise _fail(path, line, f"field '{key}' must be a string")
+    return MTBenchRow(
+        line=line, question_id=_text(path, line, row, "question_id"), turn=turn,
+        model_a=model_a, model_b=model_b, choice=WINNERS[winner],
+        judge=_text(path, line, row, "judge"),
+        conversation_a=_conversation(path, line, row, "conversation_a"),
+        conversation_b=_conversation(path, line, row, "conversation_b"),
+        category=category, strength=strength if WINNERS[winner] in ("left", "right") else None,
+        rationale=rationale, seconds=float(seconds) if seconds is not None else None,
+        meta={k: v for k, v in row.items() if k not in KNOWN_KEYS},
+    )
+
+
+def parse_mtbench_file(path: Path) -> list[MTBenchRow]:
+    """Read and validate the whole file; raise :class:`ReviewError` naming the first bad line."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ReviewError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ReviewError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise _fail(path, raw.count(b"\n", 0, exc.start) + 1, "invalid UTF-8") from None
+    rows: list[MTBenchRow] = []
+    seen: dict[tuple, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line, parse_constant=_reject_constant)
+        except (json.JSONDecodeError, ValueError) as exc:
+            message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            raise _fail(path, number, f"malformed JSON: {message}") from None
+        row = _parse_row(path, number, data)
+        key = (row.question_id, row.turn, *sorted((row.model_a, row.model_b)), row.judge)
+        if key in seen:
+            raise _fail(path, number, f"judge {row.judge!r} already judged this pair of answers "
+                                      f"on line {seen[key]}")
+        seen[key] = number
+        rows.append(row)
+    if not rows:
+        raise ReviewError(f"{path}: no judgments found")
+    return rows
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _prompt_messages(row: MTBenchRow) -> list[dict]:
+    conversation = row.conversation_a or row.conversation_b
+    if not conversation:
+        return [{"role": "user", "content": f"(question {row.question_id}, turn {row.turn})"}]
+    # The prompt of turn t: the conversation up to and including the t-th user message.
+    messages, users = [], 0
+    for message in conversation:
+        messages.append(message)
+        if message["role"] == "user":
+            users += 1
+            if users == row.turn:
+                break
+    return messages
+
+
+def _answer(conversation: list[dict] | None, turn: int) -> str:
+    if not conversation:
+        return ""
+    answers = [m["content"] for m in conversation if m["role"] == "assistant"]
+    return answers[turn - 1] if len(answers) >= turn else ""
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    study: str
+    judgments: int
+    items: int
+    models: list[str]
+    judges: int
+
+
+def import_mtbench(*, session: Session, study_name: str, rows: list[MTBenchRow],
+                   candidate: str | None = None, baseline: str | None = None) -> ImportSummary:
+    """Create a study holding these judgments and every model, prompt and item they need.
+
+    ``candidate``/``baseline`` (optional) name the pair the study's verdict is about; both
+    must occur in the file. The caller owns the transaction: on any error nothing is stored.
+    """
+    study_name = study_name.strip()
+    if not study_name:
+        raise ReviewError("study name must not be empty")
+    if session.scalar(select(Study.id).where(Study.name == study_name)) is not None:
+        raise ReviewError(f"study {study_name!r} already exists: import into a new study")
+    names = sorted({r.model_a for r in rows} | {r.model_b for r in rows})
+    for label, name in (("candidate", candidate), ("baseline", baseline)):
+        if name is not None and name not in names:
+            raise ReviewError(f"--{label} {name!r} does not occur in the file "
+                              f"(models: {', '.join(names)})")
+    if (candidate is None) != (baseline is None):
+        raise ReviewError("give both --candidate and --baseline, or neither")
+
+    models = {m.name: m for m in session.scalars(select(Model).where(Model.name.in_(names)))}
+    for name in names:
+        if name not in models:
+            models[name] = Model(name=name, kind="base", location=f"imported:{name}",
+                                 meta={"source": "import-judgments"})
+            session.add(models[name])
+    prompt_set = PromptSet(name=f"{study_name} (imported)")
+    if session.scalar(select(PromptSet.id).where(PromptSet.name == prompt_set.name)) is not None:
+        raise ReviewError(f"prompt set {prompt_set.name!r} already exists")
+    session.add(prompt_set)
+    study = Study(name=study_name, candidate=models.get(candidate) if candidate else None,
+                  baseline=models.get(baseline) if baseline else None, prompt_set=prompt_set,
+                  params_hash=IMPORTED_PARAMS_HASH, overlap=1,
+                  meta={"source": "import-judgments"})
+    session.add(study)
+    session.flush()
+
+    judges = {r.name: r for r in session.scalars(
+        select(Reviewer).where(Reviewer.name.in_({row.judge for row in rows})))}
+    prompts: dict[tuple[str, int], Prompt] = {}
+    generations: dict[tuple[str, tuple[str, int]], Generation] = {}
+    items: dict[tuple, Comparison] = {}
+    judgments = []
+    max_overlap = 1
+    per_item: dict[tuple, int] = {}
+    for row in rows:
+        prompt_key = (row.question_id, row.turn)
+        if prompt_key not in prompts:
+            messages = _prompt_messages(row)
+            external_id = row.question_id if row.turn == 1 else f"{row.question_id}/turn-{row.turn}"
+            digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
+            prompts[prompt_key] = Prompt(prompt_set_id=prompt_set.id, external_id=external_id,
+                                         messages=messages, category=row.category,
+                                         content_hash=digest, meta={"turn": row.turn})
+            session.add(prompts[prompt_key])
+        for model_name, conversation in ((row.model_a, row.conversation_a), (row.model_b, row.conversation_b)):
+            key = (model_name, prompt_key)
+            if key not in generations:
+                generations[key] = Generation(
+                    model=models[model_name], prompt=prompts[prompt_key],
+                    params_hash=IMPORTED_PARAMS_HASH, params={"source": "import-judgments"},
+                    output=_answer(conversation, row.turn), backend="import")
+                session.add(generations[key])
+        first, second = sorted((row.model_a, row.model_b))
+        item_key = (prompt_key, first, second)
+        if item_key not in items:
+            items[item_key] = Comparison(study=study, prompt=prompts[prompt_key],
+                                         generation_a=generations[(first, prompt_key)],
+                                         generation_b=generations[(second, prompt_key)])
+            session.add(items[item_key])
+        per_item[item_key] = per_item.get(item_key, 0) + 1
+        max_overlap = max(max_overlap, per_item[item_key])
+        if row.judge not in judges:
+            judges[row.judge] = Reviewer(name=row.judge, role="reviewer", password_hash=None,
+                                         active=False)
+            session.add(judges[row.judge])
+        judgments.append((row, items[item_key], generations[(row.model_a, prompt_key)]))
+    session.flush()
+    for row, item, left in judgments:
+        meta = dict(row.meta)
+        meta["source_line"] = row.line
+        session.add(Judgment(comparison_id=item.id, reviewer_id=judges[row.judge].id,
+                             left_generation_id=left.id, choice=row.choice,
+                             strength=row.strength, rationale=row.rationale,
+                             seconds=row.seconds, meta=meta))
+    study.overlap = max_overlap
+    session.flush()
+    return ImportSummary(study=study_name, judgments=len(judgments), items=len(items),
+                         models=names, judges=len({r.judge for r in rows}))

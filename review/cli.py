@@ -478,6 +478,107 @@ def import_judgments(file: Path, study_name: str, candidate: str | None, baselin
           f"from {summary.judges} judges, {len(summary.models)} models")
 
 
+@app.command()
+@click.option("--study", "study_name", required=True, help="The study to report on.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="The HTML file to write (default: report-<study>.html).")
+@click.option("--bootstrap", "n_bootstrap", type=int, default=1000, show_default=True,
+              help="Bootstrap rounds for the intervals.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@json_option
+def report(study_name: str, output: Path | None, n_bootstrap: int, seed: int, as_json: bool) -> None:
+    """Write a self-contained HTML report with plots; it opens offline.
+
+    Verdict, win rates per category, votes, agreement, position and length bias, ratings
+    across the training run, reviewers, and the items reviewers disagreed on most.
+
+    Example: review report --study sft-v1 -o report.html
+    """
+    from review.exports import safe_file_name, write_to_path
+    from review.pairing import get_study
+    from review.reports import build_report_data, render_report_html
+
+    if n_bootstrap < 50:
+        raise ReviewError("--bootstrap must be at least 50")
+    with _ctx().session(write=False) as session:
+        data = build_report_data(session=session, study=get_study(session=session, name=study_name),
+                                 n_bootstrap=n_bootstrap, seed=seed)
+    page = render_report_html(data).encode("utf-8")
+    path = output or Path(safe_file_name(study_name, prefix="report-", suffix=".html"))
+    write_to_path(path, lambda out: out.write(page))
+    verdict = data["analysis"]["decision"].get("verdict") or "no verdict"
+    _emit({"study": study_name, "output": str(path), "bytes": len(page), "verdict": verdict},
+          as_json, f"wrote {path} ({len(page) / 1e6:.1f} MB): verdict {verdict}")
+
+
+@app.command()
+@click.option("--study", "study_name", required=True, help="The study to export.")
+@click.option("--format", "fmt", required=True,
+              type=click.Choice(["jsonl", "csv", "parquet", "mtbench", "dpo"]),
+              help="jsonl/csv/parquet: one row per judgment; mtbench: the import-judgments "
+                   "format; dpo: preference pairs from each item's majority vote.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="The file to write (default: stdout).")
+def export(study_name: str, fmt: str, output: Path | None) -> None:
+    """Export a study's judgments with prompts, answers, models and reviewers.
+
+    Columns of jsonl/csv/parquet: study, judgment_id, item, prompt_id, category, prompt,
+    messages, model_left, model_right, answer_left, answer_right, reviewer, choice,
+    winner_model, strength, rationale, seconds, created_at, gold (see review/exports.py).
+
+    Example: review export --study sft-v1 --format parquet -o judgments.parquet
+    """
+    from review.exports import write_export, write_to_path
+    from review.pairing import get_study
+
+    if output is None and fmt == "parquet" and sys.stdout.isatty():
+        raise ReviewError("parquet is binary: give -o FILE or redirect stdout")
+    with _ctx().session(write=False) as session:
+        study = get_study(session=session, name=study_name)
+        if output is None:
+            sys.stdout.flush()
+            write_export(session=session, study=study, fmt=fmt, out=sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+            return
+        count = write_to_path(output, lambda out: write_export(session=session, study=study,
+                                                               fmt=fmt, out=out))
+    click.echo(f"wrote {count} {'pairs' if fmt == 'dpo' else 'judgments'} to {output}", err=True)
+
+
+@studies_app.command("assign")
+@click.argument("study_name", metavar="STUDY")
+@click.argument("reviewers", metavar="REVIEWER...", nargs=-1, required=True)
+@json_option
+def studies_assign(study_name: str, reviewers: tuple[str, ...], as_json: bool) -> None:
+    """Put reviewers on a study: they see its items in `review serve` (idempotent).
+
+    Example: review studies assign sft-vs-base ana bo
+    """
+    from review.assignment import assign_reviewers
+
+    with _ctx().session() as session:
+        added = assign_reviewers(session=session, study=study_name, reviewers=list(reviewers))
+    data = {"study": study_name, "added": added,
+            "already_assigned": [r for r in dict.fromkeys(reviewers) if r not in added]}
+    _emit(data, as_json, f"study {study_name!r}: added {', '.join(added) or 'nobody'}"
+          + (f"; already on it: {', '.join(data['already_assigned'])}" if data["already_assigned"] else ""))
+
+
+@app.command()
+@click.option("--host", help="Interface to listen on (default REVIEW_HOST, else 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default REVIEW_PORT, else 7860).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the reviewer app and the analyst dashboard (log in with a reviewer account).
+
+    Example: review serve --host 0.0.0.0 --port 7860
+    """
+    ctx = _ctx()
+    ctx.engine()  # a missing or outdated schema is reported here, before the server starts
+    from apps.server import serve as serve_app
+
+    serve_app(ctx.settings, host=host, port=port)
+
+
 # --------------------------------------------------------------------------- entry point
 
 

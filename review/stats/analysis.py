@@ -1,0 +1,393 @@
+"""The whole analysis of a study: the document ``review analyze --json`` prints.
+
+Gold (attention-check) judgments are used only for the reviewers' gold accuracy; every other
+figure leaves them out, because their answers are planted rather than judged.
+
+Agreement covers every item, whatever its model pair, with each vote coded relative to the
+item's two models in sorted order (:mod:`review.stats.outcomes`), and one vote per reviewer and
+item (the last one, should the data hold repeats):
+
+* Krippendorff's alpha, nominal on ``model_a`` / ``model_b`` / ``tie`` / ``both_bad`` and ordinal
+  on the 7-point scale -3..+3 (tie and both_bad are 0; a decisive vote without strength counts
+  as 2), each with a bootstrap interval over items;
+* Fleiss' kappa and pairwise Cohen's kappa on the nominal codes;
+* percent agreement the MT-Bench way, with both_bad counted as a tie (MT-Bench's "tie
+  (bothbad)" is a kind of tie); "without ties" drops every pair in which either vote is a tie or
+  both_bad.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from review.stats.agreement import (
+    Ratings,
+    alpha_from_ratings,
+    alpha_of_resamples,
+    cohen_from_ratings,
+    fleiss_from_ratings,
+    percent_from_ratings,
+)
+from review.stats.bias import (
+    LENGTH_BIAS_KEYS,
+    length_bias,
+    length_controlled_win_rate,
+    position_bias,
+    position_bias_by_reviewer,
+)
+from review.stats.bootstrap import make_rng, percentile_interval, resample_patterns
+from review.stats.decision import Decision, DecisionEvidence, DecisionThresholds, decide
+from review.stats.items import item_disagreement
+from review.stats.outcomes import (
+    A_WINS,
+    B_WINS,
+    BOTH_BAD,
+    PAIR_CODE_LABELS,
+    TIE,
+    candidate_outcomes,
+    encode,
+)
+from review.stats.ratings import bradley_terry
+from review.stats.reviewers import reviewer_summary
+from review.stats.winrate import (
+    STREAM_WIN_RATE,
+    WIN_RATE_METHOD,
+    WinRate,
+    outcome_counts,
+    sign_test,
+    wilson_interval,
+    win_rate_by_category,
+    win_rate_from_scores,
+)
+
+STREAM_ALPHA = 4
+TOP_DISAGREEMENT_ITEMS = 20
+ORDINAL_DOMAIN = np.arange(-3, 4)
+
+
+def analyze(
+    judgments: pd.DataFrame,
+    *,
+    candidate: str | None,
+    baseline: str | None,
+    thresholds: DecisionThresholds | Mapping[str, Any] | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    study: str = "",
+) -> dict[str, Any]:
+    """Analyse a study's judgments: win rates, agreement, biases, ratings and the verdict.
+
+    Args:
+        judgments: one row per judgment (columns in :mod:`review.stats`).
+        candidate: the fine-tune; None for a study of several model pairs.
+        baseline: the model it must beat; None for a study of several model pairs.
+        thresholds: decision thresholds (or their dict form); defaults when None.
+        n_bootstrap: bootstrap rounds of every interval.
+        seed: random seed; the same inputs and seed give the same document.
+        study: study name, echoed in the result.
+
+    Returns:
+        A JSON-serialisable dict (plain ints, floats, strings, None; never NaN) with the keys of
+        the ``review analyze --json`` contract plus ``n_gold_judgments``, ``win_rate_wilson``,
+        ``both_bad_rate``, ``length_bias``, ``position_bias_by_reviewer``, ``reviewers``,
+        ``items_disagreement``, ``thresholds``, ``n_bootstrap`` and ``seed``. Candidate-relative
+        figures use only items comparing exactly the candidate and the baseline; when either is
+        None they are None (``by_category`` is empty, the verdict is None with a reason).
+
+    Example:
+        >>> frame = pd.DataFrame({"item": ["i1", "i1", "i2"], "prompt": ["p1", "p1", "p2"],
+        ...     "rater": ["ann", "bob", "ann"], "model_left": ["tuned", "base", "base"],
+        ...     "model_right": ["base", "tuned", "tuned"], "choice": ["left", "right", "tie"]})
+        >>> result = analyze(frame, candidate="tuned", baseline="base", n_bootstrap=100)
+        >>> result["counts"]
+        {'candidate': 2, 'baseline': 0, 'tie': 1, 'both_bad': 0}
+        >>> round(result["win_rate"]["estimate"], 4), result["decision"]["verdict"]
+        (0.8333, 'inconclusive')
+    """
+    thresholds = _thresholds(thresholds)
+    confidence = thresholds.confidence
+    encoded = encode(judgments)
+    normal = encoded.loc[~encoded["is_gold"].to_numpy()]
+    voted = _one_vote_per_reviewer(normal)
+
+    agreement = _agreement(voted, n_bootstrap, seed, confidence)
+    agreement["n_duplicate_votes_ignored"] = int(len(normal) - len(voted))
+    if candidate is None or baseline is None:
+        figures = _NO_CANDIDATE
+        candidate_frame = None
+        decision = Decision(
+            None,
+            ("no candidate and baseline were given: the study compares several model pairs",),
+        )
+    else:
+        candidate_frame = candidate_outcomes(encoded, candidate, baseline)
+        figures, evidence = _candidate_figures(
+            candidate_frame,
+            alpha_nominal=agreement["krippendorff_alpha_nominal"],
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            confidence=confidence,
+        )
+        decision = decide(evidence, thresholds)
+    ratings = bradley_terry(
+        normal, anchor=baseline, n_bootstrap=n_bootstrap, seed=seed, confidence=confidence
+    )
+    result = {
+        "study": study,
+        "candidate": candidate,
+        "baseline": baseline,
+        "n_items": int(encoded["item"].nunique()),
+        "n_judgments": int(len(encoded)),
+        "n_reviewers": int(encoded["rater"].nunique()),
+        "counts": figures["counts"],
+        "win_rate": figures["win_rate"],
+        "decisive_win_rate": figures["decisive_win_rate"],
+        "agreement": agreement,
+        "position_bias": position_bias(normal["left_won"].to_numpy()),
+        "by_category": figures["by_category"],
+        "ratings": [rating.to_dict() for rating in ratings],
+        "decision": decision.to_dict(),
+        "n_gold_judgments": int(len(encoded) - len(normal)),
+        "win_rate_wilson": figures["win_rate_wilson"],
+        "both_bad_rate": figures["both_bad_rate"],
+        "length_bias": _length_bias(normal, candidate_frame, confidence),
+        "position_bias_by_reviewer": position_bias_by_reviewer(normal),
+        "reviewers": reviewer_summary(pd.concat([voted, encoded.loc[encoded["is_gold"]]])),
+        "items_disagreement": item_disagreement(voted, TOP_DISAGREEMENT_ITEMS),
+        "thresholds": thresholds.to_dict(),
+        "n_bootstrap": int(n_bootstrap),
+        "seed": int(seed),
+    }
+    return _plain(result)
+
+
+def decide_study(
+    judgments: pd.DataFrame,
+    *,
+    candidate: str,
+    baseline: str,
+    thresholds: DecisionThresholds | Mapping[str, Any] | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> Decision:
+    """The verdict of :func:`analyze`, computing only what the decision rule reads.
+
+    Same inputs and seed give the same verdict as ``analyze(...)["decision"]``, several times
+    faster: what power simulations and quick checks need.
+
+    Example:
+        >>> frame = pd.DataFrame({"item": ["i1"], "rater": ["ann"], "model_left": ["tuned"],
+        ...                       "model_right": ["base"], "choice": ["left"]})
+        >>> decide_study(frame, candidate="tuned", baseline="base").verdict
+        'inconclusive'
+    """
+    thresholds = _thresholds(thresholds)
+    encoded = encode(judgments)
+    voted = _one_vote_per_reviewer(encoded.loc[~encoded["is_gold"].to_numpy()])
+    alpha_nominal = alpha_from_ratings(_nominal_ratings(voted), "nominal")
+    frame = candidate_outcomes(encoded, candidate, baseline)
+    rate = _win_rate(frame, n_bootstrap, seed, thresholds.confidence)
+    both_bad_rate = float((frame["outcome"] == "both_bad").mean()) if len(frame) else None
+    by_category = (
+        win_rate_by_category(
+            frame, n_bootstrap=n_bootstrap, seed=seed, confidence=thresholds.confidence
+        )
+        if thresholds.guardrail_categories
+        else []
+    )
+    return decide(DecisionEvidence(rate, both_bad_rate, alpha_nominal, by_category), thresholds)
+
+
+def _thresholds(thresholds: DecisionThresholds | Mapping[str, Any] | None) -> DecisionThresholds:
+    if thresholds is None or isinstance(thresholds, Mapping):
+        return DecisionThresholds.from_dict(thresholds)
+    return thresholds
+
+
+def _one_vote_per_reviewer(normal: pd.DataFrame) -> pd.DataFrame:
+    return normal.drop_duplicates(["item", "rater"], keep="last")
+
+
+def _nominal_ratings(voted: pd.DataFrame) -> Ratings:
+    return Ratings(
+        voted["item"].cat.codes.to_numpy(np.int64),
+        voted["rater"].cat.codes.to_numpy(np.int64),
+        voted["code"].to_numpy(np.int64),
+        np.asarray(voted["item"].cat.categories, dtype=object),
+        np.asarray(voted["rater"].cat.categories, dtype=object),
+        np.asarray(PAIR_CODE_LABELS),
+    )
+
+
+def _win_rate(frame: pd.DataFrame, n_bootstrap: int, seed: int, confidence: float) -> WinRate:
+    return win_rate_from_scores(
+        frame["score"].to_numpy(),
+        frame["prompt"].cat.codes.to_numpy(),
+        n_bootstrap=n_bootstrap,
+        rng=make_rng(seed, STREAM_WIN_RATE),
+        confidence=confidence,
+    )
+
+
+_NO_CANDIDATE: dict[str, Any] = {
+    "counts": None,
+    "win_rate": None,
+    "decisive_win_rate": None,
+    "win_rate_wilson": None,
+    "both_bad_rate": None,
+    "by_category": [],
+}
+
+
+def _candidate_figures(
+    frame: pd.DataFrame,
+    *,
+    alpha_nominal: float | None,
+    n_bootstrap: int,
+    seed: int,
+    confidence: float,
+) -> tuple[dict[str, Any], DecisionEvidence]:
+    scores = frame["score"].to_numpy()
+    rate = _win_rate(frame, n_bootstrap, seed, confidence)
+    counts = outcome_counts(frame["outcome"])
+    decisive = sign_test(counts["candidate"], counts["baseline"], confidence)
+    wilson_low, wilson_high = wilson_interval(float(scores.sum()), len(scores), confidence)
+    both_bad_rate = counts["both_bad"] / len(frame) if len(frame) else None
+    by_category = win_rate_by_category(
+        frame, n_bootstrap=n_bootstrap, seed=seed, confidence=confidence
+    )
+    figures = {
+        "counts": counts,
+        "win_rate": {
+            "estimate": rate.estimate,
+            "ci_low": rate.ci_low,
+            "ci_high": rate.ci_high,
+            "method": WIN_RATE_METHOD,
+            "n": rate.n,
+            "n_prompts": rate.n_prompts,
+            "design_effect": rate.design_effect,
+        },
+        "decisive_win_rate": {
+            "estimate": decisive.estimate,
+            "ci_low": decisive.ci_low,
+            "ci_high": decisive.ci_high,
+            "p_value": decisive.p_value,
+            "n": decisive.wins + decisive.losses,
+            "method": "exact_sign_test",
+        },
+        "win_rate_wilson": {
+            "estimate": rate.estimate,
+            "ci_low": wilson_low,
+            "ci_high": wilson_high,
+        },
+        "both_bad_rate": both_bad_rate,
+        "by_category": by_category,
+    }
+    return figures, DecisionEvidence(rate, both_bad_rate, alpha_nominal, by_category)
+
+
+def _agreement(voted: pd.DataFrame, n_bootstrap: int, seed: int, confidence: float) -> dict:
+    nominal = _nominal_ratings(voted)
+    item, code, items = nominal.item, nominal.value, nominal.items
+    ordinal = voted["ordinal"].to_numpy(np.int64)
+
+    def ratings(value: np.ndarray, domain: np.ndarray) -> Ratings:
+        return Ratings(item, nominal.rater, value, items, nominal.raters, domain)
+
+    # Percent agreement the MT-Bench way: a both_bad vote counts as a tie (code 3 -> 2).
+    tie_merged = ratings(np.minimum(code, TIE), np.asarray(PAIR_CODE_LABELS[:3]))
+    alpha_nominal = alpha_from_ratings(nominal, "nominal")
+    alpha_ordinal = alpha_from_ratings(ratings(ordinal + 3, ORDINAL_DOMAIN), "ordinal")
+    nominal_ci, ordinal_ci = _alpha_intervals(
+        item, code, ordinal, len(items), n_bootstrap, make_rng(seed, STREAM_ALPHA), confidence
+    )
+    per_item = np.bincount(item, minlength=len(items))
+    return {
+        "krippendorff_alpha_nominal": alpha_nominal,
+        "krippendorff_alpha_ordinal": alpha_ordinal,
+        "fleiss_kappa": fleiss_from_ratings(nominal),
+        "cohen_kappa": cohen_from_ratings(nominal).to_dict("records"),
+        "percent_agreement_with_ties": percent_from_ratings(tie_merged),
+        "percent_agreement_without_ties": percent_from_ratings(tie_merged, ignore={"tie"}),
+        "krippendorff_alpha_nominal_ci": nominal_ci if alpha_nominal is not None else None,
+        "krippendorff_alpha_ordinal_ci": ordinal_ci if alpha_ordinal is not None else None,
+        "n_items_with_overlap": int((per_item >= 2).sum()),
+    }
+
+
+def _alpha_intervals(
+    item: np.ndarray,
+    code: np.ndarray,
+    ordinal: np.ndarray,
+    n_items: int,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+    confidence: float,
+) -> tuple[list | None, list | None]:
+    """Bootstrap intervals of the nominal and ordinal alpha from one resampling of the items.
+
+    Each item is summarised by its counts over 8 joint values (the 7 ordinal points with
+    both_bad apart from tie), from which both the nominal and the ordinal counts follow.
+    """
+    if n_bootstrap <= 0 or len(item) == 0:
+        return None, None
+    joint = np.where(code == BOTH_BAD, 7, ordinal + 3)
+    counts = np.bincount(item * 8 + joint, minlength=n_items * 8).reshape(n_items, 8)
+    counts = counts[counts.sum(axis=1) >= 2]
+    if len(counts) == 0:
+        return None, None
+    patterns, drawn = resample_patterns(counts, n_bootstrap, rng)
+    nominal = np.zeros((len(patterns), 4), dtype=patterns.dtype)
+    nominal[:, A_WINS] = patterns[:, 4:7].sum(axis=1)
+    nominal[:, B_WINS] = patterns[:, 0:3].sum(axis=1)
+    nominal[:, TIE] = patterns[:, 3]
+    nominal[:, BOTH_BAD] = patterns[:, 7]
+    ordinal_patterns = patterns[:, :7].copy()
+    ordinal_patterns[:, 3] += patterns[:, 7]
+    bounds = []
+    for level, level_patterns, domain in (
+        ("nominal", nominal, np.arange(4)),
+        ("ordinal", ordinal_patterns, ORDINAL_DOMAIN),
+    ):
+        low, high = percentile_interval(
+            alpha_of_resamples(level_patterns, drawn, domain, level), confidence
+        )
+        bounds.append(None if low is None else [low, high])
+    return bounds[0], bounds[1]
+
+
+def _length_bias(
+    normal: pd.DataFrame, candidate_frame: pd.DataFrame | None, confidence: float
+) -> dict | None:
+    overall = length_bias(normal)
+    controlled = (
+        length_controlled_win_rate(candidate_frame, confidence)
+        if candidate_frame is not None
+        else None
+    )
+    if overall is None and controlled is None:
+        return None
+    return {**(overall or dict.fromkeys(LENGTH_BIAS_KEYS)), "length_controlled_win_rate": controlled}
+
+
+def _plain(value: Any) -> Any:
+    """Recursively turn numpy scalars into Python ones and NaN / infinity into None."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(item) for item in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if value is None or isinstance(value, str):
+        return value
+    if pd.isna(value):
+        return None
+    return value

@@ -62,13 +62,18 @@ def missing_prompts(*, session: Session, model: Model, prompt_set: PromptSet,
 def store_answer(*, session: Session, model: Model, prompt_id: int, params: GenerationParams,
                  result: GenerationResult) -> None:
     """Insert one answer; an answer already stored for the same key is left as it is."""
+    output = result.text
+    meta = {k: v for k, v in (("device", result.device), ("dtype", result.dtype)) if v}
+    if "\x00" in output:
+        # PostgreSQL text cannot hold NUL; a model can still emit it. Keep the rest visible.
+        output = output.replace("\x00", "\ufffd")
+        meta["nul_replaced"] = True
     values = dict(
         model_id=model.id, prompt_id=prompt_id, params_hash=params.params_hash(),
-        params=params.to_dict(), output=result.text, token_count=result.token_count,
+        params=params.to_dict(), output=output, token_count=result.token_count,
         latency_seconds=result.latency_seconds, backend=result.backend,
         chat_template=result.chat_template, model_hash=model.content_hash,
-        library_versions=result.library_versions,
-        meta={k: v for k, v in (("device", result.device), ("dtype", result.dtype)) if v},
+        library_versions=result.library_versions, meta=meta,
     )
     dialect = session.get_bind().dialect.name
     insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)

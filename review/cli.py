@@ -572,11 +572,14 @@ def serve(host: str | None, port: int | None) -> None:
 
     Example: review serve --host 0.0.0.0 --port 7860
     """
+    import importlib
+
     ctx = _ctx()
     ctx.engine()  # a missing or outdated schema is reported here, before the server starts
-    from apps.server import serve as serve_app
-
-    serve_app(ctx.settings, host=host, port=port)
+    # The web adapter (apps/, Gradio) is looked up by name when this command runs: the
+    # review package itself has no import dependency on the UI layer.
+    web = importlib.import_module("apps.server")
+    web.serve(ctx.settings, host=host, port=port)
 
 
 # --------------------------------------------------------------------------- entry point

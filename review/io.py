@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from review.errors import ReviewError
+from review.prompts import contains_nul
 from review.models import Comparison, Generation, Judgment, Model, Prompt, PromptSet, Reviewer, Study
 
 WINNERS = {"model_a": "left", "model_b": "right", "tie": "tie", "tie (bothbad)": "both_bad"}
@@ -77,6 +78,8 @@ def _conversation(path: Path, line: int, row: dict, key: str) -> list[dict] | No
 def _parse_row(path: Path, line: int, row: Any) -> MTBenchRow:
     if not isinstance(row, dict):
         raise _fail(path, line, f"expected a JSON object, got {type(row).__name__}")
+    if contains_nul(row):
+        raise _fail(path, line, "contains a NUL character (\\u0000), which cannot be stored")
     for key in ("question_id", "model_a", "model_b", "winner", "judge"):
         if key not in row:
             raise _fail(path, line, f"missing field '{key}'")

@@ -114,9 +114,21 @@ def _messages(path: Path, line: int, value: Any) -> list[dict[str, str]]:
     return messages
 
 
+def contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
 def _record(path: Path, line: int, row: Any) -> PromptRecord:
     if not isinstance(row, dict):
         raise _fail(path, line, f"expected a JSON object, got {type(row).__name__}")
+    if contains_nul(row):
+        raise _fail(path, line, "contains a NUL character (\\u0000), which cannot be stored")
     raw_id = row.get("id")
     if raw_id is None or raw_id == "":
         raise _fail(path, line, "missing field 'id'")

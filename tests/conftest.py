@@ -12,6 +12,8 @@ import os
 import uuid
 
 import pytest
+
+from tests.tiny_models import build_adapter, build_gpt2, build_llama
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -102,3 +104,30 @@ def cli(database_url, capsys, monkeypatch, tmp_path):
         return code, out, err
 
     return run
+
+
+# --------------------------------------------------------------------------- tiny models
+# Built offline from a config (tests/tiny_models.py), once per test session:
+# - tiny_llama: a 2-layer Llama (hidden size 32) with a ChatML chat template;
+# - tiny_gpt2: a 2-layer GPT-2 without a chat template;
+# - tiny_llama_adapter: a LoRA adapter for tiny_llama that changes its output;
+# - other_llama: a Llama with hidden size 48, a base that the adapter does not fit.
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory):
+    return build_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(tmp_path_factory):
+    return build_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
+
+
+@pytest.fixture(scope="session")
+def other_llama(tmp_path_factory):
+    return build_llama(tmp_path_factory.mktemp("other-llama"), hidden_size=48)
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_adapter(tiny_llama, tmp_path_factory):
+    return build_adapter(tiny_llama, tmp_path_factory.mktemp("tiny-llama-adapter"))

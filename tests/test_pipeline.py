@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 
 from review.db import session_scope
 from review.models import Comparison, Generation, Model, Study
-from tests.tiny_models import build_adapter, build_llama, write_trainer_state
+from tests.tiny_models import build_llama, write_trainer_state
 
 
 def write_prompts(path: Path, n: int) -> Path:
@@ -101,6 +101,24 @@ def test_generate_is_idempotent_and_records_how(project, engine):
     # Other decoding parameters are other generations.
     code, out, _ = project("generate", "--model", "base", "--set", "demo", "--max-new-tokens", "4", "--json")
     assert json.loads(out)["generated"] == 6
+
+
+def test_an_answer_with_nul_characters_is_stored_on_every_database(project, engine):
+    from review.answers import store_answer
+    from review.generation import GenerationParams, GenerationResult
+
+    params = GenerationParams(max_new_tokens=4)
+    with session_scope(engine) as session:
+        model = session.scalar(select(Model).where(Model.name == "base"))
+        prompt_id = session.execute(text("SELECT min(id) FROM prompts")).scalar()
+        result = GenerationResult(key=str(prompt_id), text="a\x00b", token_count=3, latency_seconds=0.1,
+                                  chat_template=None, backend="transformers", library_versions={})
+        store_answer(session=session, model=model, prompt_id=prompt_id, params=params, result=result)
+        store_answer(session=session, model=model, prompt_id=prompt_id, params=params, result=result)
+    with session_scope(engine) as session:
+        stored = session.scalars(select(Generation)).all()
+        assert len(stored) == 1  # the second store of the same key is a no-op
+        assert stored[0].output == "a\ufffdb" and stored[0].meta["nul_replaced"] is True
 
 
 def test_pair_generates_missing_answers_and_creates_items(project, engine):

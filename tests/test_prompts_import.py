@@ -83,6 +83,7 @@ BAD_FILES = [
     ("bad.jsonl", b'{"id": "a", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n',
      "last message must be the user's", 1),
     ("bad.jsonl", b'{"id": "a", "messages": [{"role": "robot", "content": "q"}]}\n', "unknown role", 1),
+    ("bad.jsonl", b'{"id": "a", "prompt": "ok"}\n{"id": "b", "prompt": "nul \\u0000 here"}\n', "NUL character", 2),
     ("bad.csv", b'id,prompt\n1,ok\n2,ok,extra\n', "more values than header columns", 3),
     ("bad.csv", b'name,text\n1,ok\n', "CSV header must have the columns", 1),
 ]

@@ -1,0 +1,183 @@
+"""The blind side-by-side view: prompt, answers "A" and "B", four vote buttons.
+
+Per-session state is one small dict kept server-side in ``gr.State``: the opaque
+assignment id on screen, whether a vote will record or change, when it was shown, and
+the account it was shown to (a state presented under another login is ignored).
+Every callback looks the logged-in user up again (``gr.Request.username``) and the
+services check that the assignment is theirs.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gradio as gr
+
+from apps.context import AppContext, user_errors
+from apps.render import render_answer, render_conversation, render_guidelines
+
+VOTES = (  # (choice, button label, elem_id, keys)
+    ("left", "A is better", "vote-left", "1 / a"),
+    ("right", "B is better", "vote-right", "2 / b"),
+    ("tie", "Tie", "vote-tie", "3 / t"),
+    ("both_bad", "Both are bad", "vote-both-bad", "4 / x"),
+)
+STRENGTH_CHOICES = [("slightly", 1), ("clearly", 2), ("much better", 3)]
+CHOICE_WORDS = {"left": "A is better", "right": "B is better", "tie": "Tie", "both_bad": "Both are bad"}
+
+EMPTY_ANSWER = '<div class="answer-body answer-empty"></div>'
+
+
+def no_study_screen() -> tuple:
+    """The screen of an account that is on no study (values for the screen outputs)."""
+    return (None, "You are not on any study yet.", "", render_guidelines(None),
+            gr.Column(visible=False), "", EMPTY_ANSWER, EMPTY_ANSWER, None, "")
+
+
+def build_review_tab(ctx: AppContext) -> dict[str, Any]:
+    """Create the review tab's components and wire their events; returns the pieces server.py needs."""
+    state = gr.State(None)
+    with gr.Row(elem_id="review-header", equal_height=True):
+        study = gr.Dropdown(label="Study", choices=[], value=None, interactive=True, scale=2,
+                            min_width=220, elem_id="study-choice", allow_custom_value=False)
+        progress = gr.Markdown(elem_id="progress", min_height=0)
+    with gr.Accordion("Guidelines", open=False, elem_id="guidelines"):
+        guidelines = gr.HTML(render_guidelines(None), js_on_load=None)
+    notice = gr.Markdown(elem_id="notice")
+    with gr.Column(visible=False, elem_id="item") as item_box:
+        prompt = gr.HTML("", elem_id="prompt", js_on_load=None)
+        with gr.Row(elem_id="answers", equal_height=False):
+            left = gr.HTML(EMPTY_ANSWER, elem_id="answer-a", js_on_load=None, min_width=340)
+            right = gr.HTML(EMPTY_ANSWER, elem_id="answer-b", js_on_load=None, min_width=340)
+        with gr.Row(elem_id="vote-buttons"):
+            buttons = {choice: gr.Button(label, elem_id=elem_id, min_width=140,
+                                         variant="primary" if choice in ("left", "right") else "secondary")
+                       for choice, label, elem_id, _ in VOTES}
+        gr.Markdown("Keyboard: " + " · ".join(f"**{keys}** {label}" for _, label, _, keys in VOTES),
+                    elem_id="key-hint")
+        with gr.Row(elem_id="vote-details"):
+            strength = gr.Radio(STRENGTH_CHOICES, value=None, elem_id="strength", min_width=300,
+                                label="How much better? (optional, for A or B)")
+            rationale = gr.Textbox(label="Why? (optional)", lines=2, max_lines=6, max_length=4000,
+                                   elem_id="rationale", min_width=300, scale=2)
+        with gr.Row(elem_id="item-actions"):
+            skip = gr.Button("Skip this item", size="sm", elem_id="skip", variant="secondary")
+            change = gr.Button("Change my last vote", size="sm", elem_id="change-last",
+                               variant="secondary")
+
+    screen = [state, notice, progress, guidelines, item_box, prompt, left, right, strength, rationale]
+
+    def screen_of(reviewer: Any, current: dict | None) -> dict | None:
+        """The session's state if it belongs to this account (a state is never shared)."""
+        return current if current and current.get("user") == reviewer.name else None
+
+    def lease(session: Any, reviewer: Any, label: str | None) -> tuple[Any, str | None]:
+        """The study on screen and the reviewer's current (or next) assignment id in it."""
+        from review.assignment import next_assignment, study_for_reviewer
+
+        target = study_for_reviewer(session=session, reviewer=reviewer, label=label)
+        current = next_assignment(session=session, reviewer=reviewer, study=target,
+                                  lease_minutes=ctx.settings.lease_minutes)
+        return target, current.id if current is not None else None
+
+    def show(session: Any, reviewer: Any, target: Any, assignment_id: str | None,
+             message: str = "", mode: str = "vote") -> tuple:
+        """The screen for one assignment (after the writes: see AppContext.done_writing)."""
+        from review.assignment import item_view, reviewer_progress
+
+        ctx.done_writing(session)
+        counts = reviewer_progress(session=session, reviewer=reviewer, study=target)
+        view = (item_view(session=session, reviewer=reviewer, assignment_id=assignment_id)
+                if assignment_id is not None else None)
+        progress_text = f"**{counts.done}** done · **{counts.remaining}** remaining"
+        rules = render_guidelines(target.guidelines)
+        if view is None:
+            idle = ("This study is paused." if target.status != "active"
+                    else "Nothing left for you to review right now. Thank you!")
+            return (None, " ".join(filter(None, [message, idle])), progress_text, rules,
+                    gr.Column(visible=False), "", EMPTY_ANSWER, EMPTY_ANSWER, None, "")
+        new_state = {"assignment": view.assignment_id, "mode": mode, "shown_at": time.time(),
+                     "user": reviewer.name}
+        return (new_state, message, progress_text, rules, gr.Column(visible=True),
+                render_conversation(view.messages), render_answer(view.left, "A"),
+                render_answer(view.right, "B"), None, "")
+
+    @user_errors
+    def open_study(label: str | None, request: gr.Request) -> tuple:
+        with ctx.account(request, write=True) as (session, reviewer):
+            target, assignment_id = lease(session, reviewer, label)
+            return show(session, reviewer, target, assignment_id)
+
+    def make_vote(choice: str):
+        @user_errors
+        def vote(current: dict | None, label: str | None, how_much: int | None, why: str | None,
+                 request: gr.Request) -> tuple:
+            from review.errors import ReviewError
+            from review.judgments import change_vote, record_vote
+
+            with ctx.account(request, write=True) as (session, reviewer):
+                current = screen_of(reviewer, current)
+                message = "There is no item on screen to vote on." if not current else ""
+                how_much = how_much if choice in ("left", "right") else None
+                try:
+                    if current and current.get("mode") == "change":
+                        change_vote(session=session, reviewer=reviewer, choice=choice,
+                                    assignment_id=current["assignment"], strength=how_much,
+                                    rationale=why)
+                        message = f"Your previous vote is now: {CHOICE_WORDS[choice]}."
+                    elif current:
+                        record_vote(session=session, reviewer=reviewer, choice=choice,
+                                    assignment_id=current["assignment"], strength=how_much,
+                                    rationale=why, seconds=time.time() - current["shown_at"])
+                        message = f"Vote recorded: {CHOICE_WORDS[choice]}."
+                except ReviewError as exc:
+                    message = f"Not recorded: {exc}"
+                target, assignment_id = lease(session, reviewer, label)
+                return show(session, reviewer, target, assignment_id, message)
+
+        return vote
+
+    @user_errors
+    def skip_item(current: dict | None, label: str | None, request: gr.Request) -> tuple:
+        from review.assignment import skip_assignment
+
+        with ctx.account(request, write=True) as (session, reviewer):
+            current = screen_of(reviewer, current)
+            if current and current.get("mode") == "change":
+                message = "Your previous vote was kept."
+            elif current:
+                skip_assignment(session=session, reviewer=reviewer, assignment_id=current["assignment"])
+                message = "Skipped."
+            else:
+                message = ""
+            target, assignment_id = lease(session, reviewer, label)
+            return show(session, reviewer, target, assignment_id, message)
+
+    @user_errors
+    def change_last(label: str | None, request: gr.Request) -> tuple:
+        from review.assignment import study_for_reviewer
+        from review.judgments import CHANGE_WINDOW_SECONDS, last_vote
+
+        with ctx.account(request, write=True) as (session, reviewer):
+            target = study_for_reviewer(session=session, reviewer=reviewer, label=label)
+            previous = last_vote(session=session, reviewer=reviewer, study=target)
+            if previous is None:
+                target, assignment_id = lease(session, reviewer, label)
+                return show(session, reviewer, target, assignment_id,
+                            f"Only a vote cast in the last {int(CHANGE_WINDOW_SECONDS // 60)} "
+                            "minutes can be changed.")
+            message = (f"Changing your previous vote (it was: {CHOICE_WORDS[previous.choice]}). "
+                       "Vote again, or press Skip to keep it.")
+            return show(session, reviewer, target, previous.assignment_id, message, mode="change")
+
+    # The page's own events: not offered to API clients (apps.api has the named endpoints),
+    # though every one of them checks the account like the API does.
+    events = {"api_visibility": "private"}
+    study.input(open_study, [study], screen, api_name="ui_open_study", **events)
+    for choice, button in buttons.items():
+        button.click(make_vote(choice), [state, study, strength, rationale], screen,
+                     api_name=f"ui_vote_{choice}", **events)
+    skip.click(skip_item, [state, study], screen, api_name="ui_skip", **events)
+    change.click(change_last, [study], screen, api_name="ui_change_last", **events)
+    return {"study": study, "screen": screen, "open_study": open_study}

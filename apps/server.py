@@ -1,0 +1,188 @@
+"""The web server behind ``review serve``: login, the reviewer app and the analyst dashboard.
+
+* Login: Gradio's ``auth=`` with a callable that checks the reviewers table
+  (:func:`review.accounts.authenticate`: active account, scrypt password hash). ``POST
+  /login`` with form fields ``username`` and ``password`` logs in browsers and API
+  clients alike; ``/logout`` logs out.
+* Authorization: every callback reads the account from ``gr.Request.username`` and checks
+  it again (active, role, study membership, assignment ownership) in ``review.*``.
+* Blinding: the page, its config and every response carry answers as "A"/"B" text and
+  assignments as random opaque ids, never a model name, path or database id.
+
+Example::
+
+    from review.config import Settings
+    serve(Settings(database_url="sqlite:///review.db"), host="127.0.0.1", port=7860)
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+from apps.context import AppContext, user_errors
+from review.config import Settings
+
+TITLE = "Blind review"
+AUTH_MESSAGE = "Sign in with the reviewer account you were given."
+# Events of one kind that may run at once; the database serialises what must be serialised.
+CONCURRENCY_LIMIT = 32
+
+KEYBOARD_SCRIPT = """
+<script>
+(function () {
+  var keys = {"1": "vote-left", "a": "vote-left", "2": "vote-right", "b": "vote-right",
+              "3": "vote-tie", "t": "vote-tie", "4": "vote-both-bad", "x": "vote-both-bad"};
+  function typing(element) {
+    if (!element) return false;
+    if (element.isContentEditable) return true;
+    var tag = element.tagName;
+    if (tag === "TEXTAREA" || tag === "SELECT") return true;
+    if (tag !== "INPUT") return false;
+    var type = (element.getAttribute("type") || "text").toLowerCase();
+    return ["radio", "checkbox", "button", "submit", "range"].indexOf(type) < 0;
+  }
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (typing(event.target)) return;
+    var id = keys[(event.key || "").toLowerCase()];
+    if (!id) return;
+    var button = document.getElementById(id);
+    if (!button || button.disabled || button.offsetParent === null) return;
+    event.preventDefault();
+    button.click();
+  });
+})();
+</script>
+"""
+
+CSS = """
+.gradio-container { max-width: 1440px !important; }
+#review-header { align-items: end; }
+#progress { text-align: right; }
+#notice p { font-weight: 600; }
+.conversation { display: flex; flex-direction: column; gap: 8px; }
+.conversation .turn { border-left: 4px solid var(--border-color-primary); padding: 4px 12px; }
+.conversation .turn-user { border-left-color: var(--color-accent); }
+.conversation .turn-role { font-size: 0.8rem; font-weight: 700; text-transform: uppercase;
+  letter-spacing: 0.04em; opacity: 0.7; }
+#answers { gap: 16px; }
+#topbar { align-items: center; flex-wrap: wrap; }
+#whoami { text-align: right; }
+#topbar > #logout { flex: 0 0 auto; align-self: center; }
+#key-hint { font-size: 0.85rem; opacity: 0.75; }
+.answer-card { border: 1px solid var(--border-color-primary); border-radius: 8px;
+  padding: 12px 16px; background: var(--background-fill-secondary); height: 100%;
+  box-sizing: border-box; }
+.answer-label { font-size: 1.4rem; font-weight: 800; }
+.answer-body { overflow-wrap: anywhere; max-height: 65vh; overflow-y: auto; line-height: 1.55; }
+.answer-body pre { overflow-x: auto; padding: 10px; border-radius: 6px;
+  background: var(--background-fill-primary); border: 1px solid var(--border-color-primary); }
+.answer-body code { font-family: var(--font-mono); font-size: 0.9em; white-space: pre; }
+.answer-body p code { white-space: pre-wrap; }
+.answer-body table { border-collapse: collapse; }
+.answer-body th, .answer-body td { border: 1px solid var(--border-color-primary); padding: 2px 8px; }
+.answer-empty { min-height: 2em; }
+#vote-buttons button { min-height: 52px; font-size: 1rem; }
+.progress-table { border-collapse: collapse; width: 100%; }
+.progress-table th, .progress-table td { border: 1px solid var(--border-color-primary);
+  padding: 4px 10px; text-align: left; }
+@media (max-width: 720px) {
+  #answers { flex-direction: column; }
+  #answers > * { min-width: 100% !important; }
+  .answer-body { max-height: none; }
+  #vote-buttons > button { min-width: calc(50% - 8px) !important; flex: 1 1 calc(50% - 8px); }
+  #key-hint { display: none; }
+  #topbar > #title { flex: 1 1 100% !important; }
+  #whoami { text-align: left; }
+}
+"""
+
+
+def make_auth(ctx: AppContext) -> Callable[[str, str], Any]:
+    """The ``auth=`` callable: checks the reviewers table off the event loop (scrypt is slow)."""
+
+    async def check(username: str, password: str) -> bool:
+        import anyio
+
+        return await anyio.to_thread.run_sync(ctx.check_password, username, password)
+
+    return check
+
+
+def build_app(settings: Settings) -> gr.Blocks:
+    """The Gradio app (``gr.Blocks``) for ``settings``; launch it with :func:`launch`.
+
+    The engine is made here, from ``settings``; nothing is shared between apps.
+    """
+    from apps.api import build_api
+    from apps.dashboard import ANALYST_ROLES, build_dashboard_tab
+    from apps.render import code_css
+    from apps.reviewer import build_review_tab, no_study_screen
+
+    ctx = AppContext.from_settings(settings)
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+        with gr.Row(elem_id="topbar", equal_height=False):
+            gr.Markdown(f"### {TITLE}: which answer is better?", elem_id="title")
+            whoami = gr.Markdown(elem_id="whoami")
+            gr.Button("Log out", link="/logout", size="sm", scale=0, min_width=90, elem_id="logout")
+        with gr.Tabs():
+            with gr.Tab("Review", id="review"):
+                review = build_review_tab(ctx)
+            with gr.Tab("Dashboard", id="dashboard", visible=False) as dashboard_tab:
+                dashboard = build_dashboard_tab(ctx)
+        build_api(ctx)
+
+        @user_errors
+        def on_load(request: gr.Request) -> tuple:
+            from review.assignment import reviewer_studies
+
+            with ctx.account(request) as (session, reviewer):
+                labels = [c.label for c in reviewer_studies(session=session, reviewer=reviewer)]
+                analyst = reviewer.role in ANALYST_ROLES
+                whoami_text = f"Signed in as **{html.escape(reviewer.name)}**"
+            screen = review["open_study"](labels[0], request) if labels else no_study_screen()
+            table = dashboard["show_progress"](request) if analyst else ""
+            return (whoami_text, gr.Dropdown(choices=labels, value=labels[0] if labels else None,
+                                             visible=bool(labels)),
+                    gr.Tab(visible=analyst), table, *screen)
+
+        app.load(on_load, None,
+                 [whoami, review["study"], dashboard_tab, dashboard["table"], *review["screen"]],
+                 api_name="ui_load", api_visibility="private")
+    app.queue(default_concurrency_limit=CONCURRENCY_LIMIT)
+    app.review_context = ctx  # the engine travels with the app, for launch() and shutdown
+    app.review_css = CSS + "\n" + code_css()
+    return app
+
+
+def _theme() -> Any:
+    # System fonts: the page loads nothing from outside the server.
+    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+                             font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"])
+
+
+def launch(app: Any, *, host: str, port: int, block: bool = True, quiet: bool = True) -> str:
+    """Start the server for an app from :func:`build_app`; returns its local URL.
+
+    ``block=False`` returns once the server is up (for tests and embedding).
+    """
+    _, url, _ = app.launch(
+        server_name=host, server_port=port, auth=make_auth(app.review_context),
+        auth_message=AUTH_MESSAGE, prevent_thread_lock=not block, quiet=quiet, show_error=False,
+        ssr_mode=False, mcp_server=False, run_history=False, footer_links=["api"],
+        max_threads=64, css=app.review_css, head=KEYBOARD_SCRIPT, theme=_theme(),
+    )
+    return url
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    """Build the app and serve it until interrupted (``review serve``)."""
+    app = build_app(settings)
+    try:
+        launch(app, host=host or settings.host, port=port or settings.port, block=True, quiet=False)
+    finally:
+        app.review_context.engine.dispose()

@@ -1,0 +1,393 @@
+"""Serving latency: "next item" and "record vote" with 50 concurrent simulated reviewers.
+
+Measures p50 / p99 latency of the two calls a reviewer makes for every item:
+
+* at the service layer: the calls and transactions the web app makes, without HTTP, from
+  50 threads ("next item" = ``next_assignment``, then ``item_view`` + ``reviewer_progress``
+  once the writing is done; "record vote" = ``record_vote``). Sessions come from the app's
+  :class:`apps.context.AppContext`, which on SQLite queues the process's writers on a lock
+  rather than in SQLite's busy handler and frees the write lock before the reads;
+* over HTTP: ``review serve`` in its own process, 50 logged-in clients calling
+  ``POST /gradio_api/run/next_item`` and ``/gradio_api/run/vote``.
+
+on SQLite (a temporary file) and on PostgreSQL (a throwaway database created on the
+server named by REVIEW_BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test,
+and dropped afterwards; skipped with a message when the server cannot be reached).
+
+Each simulated reviewer loads an item, reads it for ``--think`` seconds (uniformly drawn
+between half and one and a half times it), votes, and goes on. ``--think 0`` turns the
+run into a closed-loop stress test: every reviewer fires its next request the moment the
+last one returns.
+
+Targets on a 2-core machine: p99 under 50 ms at the service layer and under 250 ms over
+HTTP (with the default think time).
+
+Usage::
+
+    python benchmarks/serving.py [--db sqlite|postgres|both] [--reviewers 50] [--votes 8]
+                                 [--think 1.0] [--layers service,http]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+TARGET_SERVICE_P99_MS = 50.0
+TARGET_HTTP_P99_MS = 250.0
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PASSWORD = "bench-pw"
+# Each reviewer's first item is not measured: it opens the pool's connections and warms caches.
+WARMUP = 1
+
+
+@dataclass
+class Latencies:
+    next_item: list[float] = field(default_factory=list)
+    vote: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100), nearest-rank."""
+    ordered = sorted(values)
+    rank = max(1, int(round(q / 100 * len(ordered) + 0.5)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+# --------------------------------------------------------------------------- databases
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="review-bench-") as folder:
+        yield f"sqlite:///{folder}/bench.db"
+
+
+@contextmanager
+def postgres_database(server_url: str) -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    name = f"review_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def seed(url: str, *, reviewers: int, items: int, overlap: int) -> list[str]:
+    """A migrated database with one study of ``items`` items and ``reviewers`` accounts on it."""
+    from review.db import make_engine, session_scope
+    from review.models import (
+        Comparison,
+        Generation,
+        Model,
+        Prompt,
+        PromptSet,
+        Reviewer,
+        Study,
+        StudyReviewer,
+    )
+    from review.schema import upgrade_head
+    from review.security import hash_password
+
+    engine = make_engine(url)
+    upgrade_head(engine)
+    password_hash = hash_password(PASSWORD)  # one hash (with its salt) serves every account
+    names = [f"reviewer{i:03d}" for i in range(reviewers)]
+    with session_scope(engine) as session:
+        base = Model(name="bench-base", kind="base", location="/bench/base")
+        tuned = Model(name="bench-tuned", kind="finetune", location="/bench/tuned")
+        prompt_set = PromptSet(name="bench")
+        session.add_all([base, tuned, prompt_set])
+        session.flush()
+        study = Study(name="bench", candidate=tuned, baseline=base, prompt_set=prompt_set,
+                      overlap=overlap, guidelines="Pick the better answer.")
+        session.add(study)
+        session.flush()
+        for i in range(items):
+            prompt = Prompt(prompt_set_id=prompt_set.id, external_id=f"q{i}", content_hash=f"h{i}",
+                            messages=[{"role": "user", "content": f"Question {i}: explain something."}])
+            session.add(prompt)
+            session.flush()
+            pair = [Generation(model_id=m.id, prompt_id=prompt.id, params_hash="p", params={},
+                               output=f"Answer {i} from one model. " * 20, backend="bench")
+                    for m in (tuned, base)]
+            session.add_all(pair)
+            session.flush()
+            session.add(Comparison(study_id=study.id, prompt_id=prompt.id,
+                                   generation_a_id=pair[0].id, generation_b_id=pair[1].id))
+        for name in names:
+            reviewer = Reviewer(name=name, role="reviewer", password_hash=password_hash)
+            session.add(reviewer)
+            session.flush()
+            session.add(StudyReviewer(study_id=study.id, reviewer_id=reviewer.id))
+    engine.dispose()
+    return names
+
+
+# --------------------------------------------------------------------------- service layer
+
+
+def run_service(url: str, names: list[str], *, votes: int, think: float) -> Latencies:
+    from sqlalchemy import select
+
+    from apps.context import AppContext
+    from review.assignment import item_view, next_assignment, reviewer_progress
+    from review.config import Settings
+    from review.judgments import record_vote
+    from review.models import Reviewer, Study
+
+    app = AppContext.from_settings(Settings(database_url=url))
+    engine, session_scope = app.engine, app.session
+    result = Latencies()
+    lock = threading.Lock()
+    with session_scope() as session:
+        ids = dict(session.execute(select(Reviewer.name, Reviewer.id)).all())
+        study_id = session.scalar(select(Study.id))
+    start = threading.Barrier(len(names))
+
+    def reviewer_loop(name: str) -> None:
+        rng = random.Random(name)
+        start.wait()
+        time.sleep(rng.uniform(0, think))  # reviewers do not all arrive in the same millisecond
+        for index in range(WARMUP + votes):
+            try:
+                began = time.perf_counter()
+                with session_scope(write=True) as session:
+                    reviewer = session.get(Reviewer, ids[name])
+                    study = session.get(Study, study_id)
+                    lease = next_assignment(session=session, reviewer=reviewer, study=study)
+                    if lease is None:
+                        return
+                    lease_id = lease.id
+                    app.done_writing(session)
+                    item_view(session=session, reviewer=reviewer, assignment_id=lease_id)
+                    reviewer_progress(session=session, reviewer=reviewer, study=study)
+                loaded = time.perf_counter()
+                time.sleep(rng.uniform(0.5, 1.5) * think)
+                voting = time.perf_counter()
+                with session_scope(write=True) as session:
+                    record_vote(session=session, reviewer=session.get(Reviewer, ids[name]),
+                                assignment_id=lease_id, choice=rng.choice(["left", "right", "tie"]))
+                voted = time.perf_counter()
+                if index >= WARMUP:
+                    with lock:
+                        result.next_item.append((loaded - began) * 1000)
+                        result.vote.append((voted - voting) * 1000)
+            except Exception as exc:  # counted and shown, the run goes on
+                with lock:
+                    result.errors += 1
+                print(f"  {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    threads = [threading.Thread(target=reviewer_loop, args=(n,)) for n in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    return result
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def review_server(url: str) -> Iterator[str]:
+    """``review serve`` in a child process; yields its base URL once it answers."""
+    import httpx
+
+    port = _free_port()
+    code = ("import sys; from review.cli import main; "
+            f"sys.exit(main(['--db', {url!r}, 'serve', '--host', '127.0.0.1', '--port', '{port}']))")
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(ROOT))
+    log = tempfile.TemporaryFile(mode="w+")
+    process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
+                               stderr=log, text=True)
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"review serve exited: {log.read()[-2000:]}")
+            try:
+                if httpx.get(base + "gradio_api/login_check", timeout=1).status_code in (200, 401):
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("review serve did not start within 90 s")
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def run_http(base: str, names: list[str], *, votes: int, think: float) -> Latencies:
+    import httpx
+
+    result = Latencies()
+
+    async def reviewer_loop(name: str, client: httpx.AsyncClient) -> None:
+        rng = random.Random(name)
+        await asyncio.sleep(rng.uniform(0, think))
+        for index in range(WARMUP + votes):
+            try:
+                began = time.perf_counter()
+                response = await client.post("gradio_api/run/next_item", json={"data": [None]})
+                response.raise_for_status()
+                item = response.json()["data"][0]
+                if index >= WARMUP:
+                    result.next_item.append((time.perf_counter() - began) * 1000)
+                if item["assignment_id"] is None:
+                    return
+                await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
+                began = time.perf_counter()
+                response = await client.post("gradio_api/run/vote", json={"data": [
+                    item["assignment_id"], rng.choice(["left", "right", "tie"]), None, None, None]})
+                response.raise_for_status()
+                if index >= WARMUP:
+                    result.vote.append((time.perf_counter() - began) * 1000)
+            except Exception as exc:  # counted and shown, the run goes on
+                result.errors += 1
+                print(f"  {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    async def main() -> None:
+        limits = httpx.Limits(max_connections=len(names) + 10)
+        clients = [httpx.AsyncClient(base_url=base, timeout=60, limits=limits) for _ in names]
+        try:
+            # Log everyone in first (scrypt makes logins deliberately slow; not measured).
+            login = asyncio.Semaphore(4)
+
+            async def log_in(client: httpx.AsyncClient, name: str) -> None:
+                async with login:
+                    response = await client.post("login", data={"username": name, "password": PASSWORD})
+                    response.raise_for_status()
+
+            await asyncio.gather(*(log_in(c, n) for c, n in zip(clients, names, strict=True)))
+            await asyncio.gather(*(reviewer_loop(n, c) for c, n in zip(clients, names, strict=True)))
+        finally:
+            await asyncio.gather(*(c.aclose() for c in clients))
+
+    asyncio.run(main())
+    return result
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report(label: str, result: Latencies, target_ms: float) -> bool:
+    ok = result.errors == 0 and bool(result.next_item) and bool(result.vote)
+    for call, values in (("next item", result.next_item), ("record vote", result.vote)):
+        if not values:
+            print(f"{label:<22} {call:<12} no samples")
+            continue
+        p50, p99 = percentile(values, 50), percentile(values, 99)
+        passed = p99 < target_ms
+        ok = ok and passed
+        print(f"{label:<22} {call:<12} n={len(values):<4} p50={p50:7.1f} ms  p99={p99:7.1f} ms  "
+              f"max={max(values):7.1f} ms  mean={statistics.fmean(values):6.1f} ms  "
+              f"target p99<{target_ms:.0f} ms: {'ok' if passed else 'MISSED'}")
+    if result.errors:
+        print(f"{label:<22} errors: {result.errors}")
+    return ok
+
+
+def bench(db: str, url_context, args: argparse.Namespace) -> bool:  # noqa: ANN001
+    ok = True
+    items = max(args.items, args.reviewers * (args.votes + WARMUP))  # never run out of work
+    for layer in args.layers:
+        with url_context() as url:
+            names = seed(url, reviewers=args.reviewers, items=items, overlap=args.overlap)
+            started = time.perf_counter()
+            if layer == "service":
+                result = run_service(url, names, votes=args.votes, think=args.think)
+                target = TARGET_SERVICE_P99_MS
+            else:
+                with review_server(url) as base:
+                    started = time.perf_counter()
+                    result = run_http(base, names, votes=args.votes, think=args.think)
+                target = TARGET_HTTP_P99_MS
+            seconds = time.perf_counter() - started
+            calls = len(result.next_item) + len(result.vote)
+            ok = report(f"{db} / {layer}", result, target) and ok
+            print(f"{'':<22} {calls} calls in {seconds:.1f} s ({calls / seconds:.0f} calls/s)")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--layers", default="service,http",
+                        help="comma-separated: service, http (default both)")
+    parser.add_argument("--reviewers", type=int, default=50)
+    parser.add_argument("--votes", type=int, default=8, help="votes per reviewer")
+    parser.add_argument("--items", type=int, default=400)
+    parser.add_argument("--overlap", type=int, default=3)
+    parser.add_argument("--think", type=float, default=1.0,
+                        help="mean seconds a reviewer reads an item (0 = closed-loop stress test)")
+    args = parser.parse_args(argv)
+    args.layers = [layer.strip() for layer in args.layers.split(",") if layer.strip()]
+    print(f"{args.reviewers} concurrent reviewers x {args.votes} measured votes (+{WARMUP} warm-up), "
+          f"overlap {args.overlap}, think time {args.think:g} s, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    ok = True
+    if args.db in ("sqlite", "both"):
+        ok = bench("sqlite", sqlite_database, args) and ok
+    if args.db in ("postgres", "both"):
+        server = os.environ.get("REVIEW_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+        try:
+            from review.db import check_connection, make_engine
+
+            probe = make_engine(server)
+            check_connection(probe)
+            probe.dispose()
+        except Exception as exc:  # no server: say so and skip
+            print(f"postgres: skipped ({exc})")
+        else:
+            ok = bench("postgres", lambda: postgres_database(server), args) and ok
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    print("all targets met" if ok else "some targets missed")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

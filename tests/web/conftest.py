@@ -1,0 +1,100 @@
+"""Fixtures for the reviewer app: a running server on a free loopback port, and Chromium.
+
+Server modules share one database and one server per module (starting Gradio takes a
+few seconds): they override ``database_url`` at module scope with
+:func:`module_database_url`, so the root conftest's ``engine`` fixture and its
+PostgreSQL switch (REVIEW_TEST_POSTGRES_URL) apply unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.conftest import POSTGRES_URL, _postgres_admin_url
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def module_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Like the root ``database_url`` fixture, for one test module."""
+    if not POSTGRES_URL:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'review.db'}"
+        return
+    admin_url = _postgres_admin_url()
+    name = f"review_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    engine: Engine
+
+
+@contextmanager
+def running_server(database_url: str, **settings: object) -> Iterator[Server]:
+    """``review serve`` in this process, on a free loopback port (migrated database first)."""
+    from apps.server import build_app, launch
+    from review.config import Settings
+    from review.db import make_engine
+    from review.schema import upgrade_head
+
+    engine = make_engine(database_url)
+    upgrade_head(engine)
+    app = build_app(Settings(database_url=database_url, **settings))
+    url = launch(app, host="127.0.0.1", port=free_port(), block=False)
+    try:
+        yield Server(url=url.rstrip("/") + "/", engine=engine)
+    finally:
+        app.close()
+        app.review_context.engine.dispose()
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """Headless Debian Chromium through Playwright (skipped when it is not installed)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (scripts/setup test)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                             headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory) -> Path:
+    """Where screenshots go: REVIEW_SCREENSHOT_DIR if set, else a temporary folder."""
+    folder = os.environ.get("REVIEW_SCREENSHOT_DIR")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("shots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -72,6 +72,10 @@ class Context:
                 raise ReviewError(f"invalid setting REVIEW_{field.upper()}: {first['msg']}") from None
         return self._settings
 
+    def use_database(self, url: str) -> None:
+        """Point this command at another database (before the engine is made)."""
+        self.database_url, self._settings, self._engine = url, None, None
+
     def engine(self, *, require_schema: bool = True):  # noqa: ANN201 - sqlalchemy.Engine
         if self._engine is None:
             from sqlalchemy.engine import make_url
@@ -580,6 +584,58 @@ def serve(host: str | None, port: int | None) -> None:
     # review package itself has no import dependency on the UI layer.
     web = importlib.import_module("apps.server")
     web.serve(ctx.settings, host=host, port=port)
+
+
+@app.command()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the demo keeps its database and converted model (default REVIEW_DATA_DIR, "
+                   "else ./review-data).")
+@click.option("--max-new-tokens", type=int, default=160, show_default=True)
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--host", help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default 7860).")
+@click.option("--no-serve", is_flag=True, help="Prepare everything, print the logins, do not serve.")
+@json_option
+def demo(data_dir: Path | None, max_new_tokens: int, batch_size: int, host: str | None,
+         port: int | None, no_serve: bool, as_json: bool) -> None:
+    """The embedded default: sample prompts, SmolLM2-135M-Instruct vs the sample LoRA fine-tune.
+
+    Imports the sample prompts, registers both models, generates their answers (cached: a
+    second start is instant), creates the study "demo" with overlap 3 and three reviewer
+    accounts plus an analyst, prints the logins and serves the app. The database is
+    DATA_DIR/demo.db unless --db or REVIEW_DATABASE_URL names another.
+
+    Example: review demo --port 7860
+    """
+    import importlib
+
+    from review.config import Settings
+    from review.demo import prepare_demo
+
+    ctx = _ctx()
+    data_dir = (data_dir or ctx.settings.data_dir).expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not ctx.database_url and not os.environ.get("REVIEW_DATABASE_URL"):
+        ctx.use_database(f"sqlite:///{data_dir / 'demo.db'}")
+    setup = prepare_demo(engine=ctx.engine(require_schema=False), data_dir=data_dir,
+                         max_new_tokens=max_new_tokens, batch_size=batch_size,
+                         show_progress=not as_json)
+    settings: Settings = ctx.settings
+    host, port = host or settings.host, port or settings.port
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    data = {"database": setup.database_url, "study": setup.study, "items": setup.items,
+            "answers_generated": setup.generated, "url": url,
+            "logins": [{"name": n, "role": r, "password": p} for n, r, p in setup.accounts]}
+    lines = [f"Demo study {setup.study!r}: {setup.items} items, 3 reviewers per item "
+             f"({setup.generated} answers generated now; database {setup.database_url})",
+             "", "Log in with (demo passwords, for this machine only):"]
+    lines += [f"  {n:<8} {p:<14} {r}" for n, r, p in setup.accounts]
+    lines += ["", f"Reviewer app and dashboard: {url}" if not no_serve
+              else f"Start the app with: review --db {setup.database_url} serve"]
+    _emit(data, as_json, "\n".join(lines))
+    if not no_serve:
+        web = importlib.import_module("apps.server")
+        web.serve(settings, host=host, port=port)
 
 
 # --------------------------------------------------------------------------- entry point

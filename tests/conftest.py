@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -47,11 +50,12 @@ def _postgres_admin_url() -> str:
     return url.render_as_string(hide_password=False)
 
 
-@pytest.fixture
-def database_url(tmp_path):
-    """URL of an empty database that only this test uses."""
+@contextmanager
+def fresh_database(folder: Path) -> Iterator[str]:
+    """URL of a new, empty database: a SQLite file in ``folder``, or a PostgreSQL database
+    created on the REVIEW_TEST_POSTGRES_URL server and dropped afterwards."""
     if not POSTGRES_URL:
-        yield f"sqlite:///{tmp_path / 'review.db'}"
+        yield f"sqlite:///{folder / 'review.db'}"
         return
     admin_url = _postgres_admin_url()
     name = f"review_test_{uuid.uuid4().hex[:12]}"
@@ -64,6 +68,13 @@ def database_url(tmp_path):
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """URL of an empty database that only this test uses."""
+    with fresh_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
-from tests.conftest import POSTGRES_URL, _postgres_admin_url
+from tests.conftest import fresh_database
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -29,20 +27,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 def module_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Like the root ``database_url`` fixture, for one test module."""
-    if not POSTGRES_URL:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'review.db'}"
-        return
-    admin_url = _postgres_admin_url()
-    name = f"review_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 def free_port() -> int:

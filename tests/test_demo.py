@@ -1,0 +1,46 @@
+"""`review demo`, the main job, end to end on the real demo model (short answers to keep it quick)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from review.db import session_scope
+from review.models import Comparison, Generation, Reviewer, Study, StudyReviewer
+from review.security import verify_password
+
+
+@pytest.mark.slow
+def test_demo_prepares_a_study_and_a_second_start_is_instant(cli, engine, tmp_path):
+    data_dir = tmp_path / "data"
+    args = ("demo", "--no-serve", "--data-dir", data_dir, "--max-new-tokens", "4", "--json")
+    code, out, err = cli(*args)
+    assert code == 0, err
+    first = json.loads(out)
+    assert first["study"] == "demo" and first["items"] == 42 and first["answers_generated"] == 84
+    assert [(a["name"], a["role"]) for a in first["logins"]] == [
+        ("alice", "reviewer"), ("bob", "reviewer"), ("carol", "reviewer"), ("dana", "analyst")]
+    assert first["url"] == "http://127.0.0.1:7860/"
+    assert (data_dir / "models" / "SmolLM2-135M-Instruct" / "config.json").is_file()
+
+    code, out, err = cli(*args)
+    assert code == 0, err
+    assert json.loads(out)["answers_generated"] == 0  # cached: nothing is generated again
+
+    with session_scope(engine) as session:
+        study = session.scalar(select(Study).where(Study.name == "demo"))
+        assert study.overlap == 3 and "How to judge" in study.guidelines
+        assert study.candidate.kind == "adapter" and study.baseline.kind == "base"
+        assert set(study.thresholds["guardrail_categories"]) == {"general_knowledge", "reasoning_math", "writing"}
+        assert session.scalar(select(func.count()).select_from(Comparison)) == 42
+        assert session.scalar(select(func.count()).select_from(Generation)) == 84
+        on_study = session.scalars(select(Reviewer.name).join(StudyReviewer)
+                                   .where(StudyReviewer.study_id == study.id)).all()
+        assert sorted(on_study) == ["alice", "bob", "carol"]
+        alice = session.scalar(select(Reviewer).where(Reviewer.name == "alice"))
+        assert verify_password("alice-demo", alice.password_hash)
+        # The fine-tune really answers differently from its base.
+        items = session.scalars(select(Comparison)).all()
+        assert sum(i.generation_a.output != i.generation_b.output for i in items) >= 30

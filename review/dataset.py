@@ -13,8 +13,11 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from review.models import Comparison, Generation, Judgment, Model, Prompt, Reviewer, Study
@@ -23,27 +26,48 @@ COLUMNS = ["item", "prompt", "category", "rater", "model_left", "model_right", "
            "strength", "seconds", "length_left", "length_right", "gold"]
 
 
+@dataclass(frozen=True)
+class JudgmentJoin:
+    """Each judgment of a study joined with its item, prompt, reviewer, both generations and
+    both models; ``gen_a``/``model_a`` are the item's first generation and its model.
+
+    Example::
+
+        j = JudgmentJoin()
+        rows = session.execute(j.select(study.id, Judgment.choice, j.model_a.name)).all()
+    """
+
+    gen_a: Any = field(default_factory=lambda: aliased(Generation))
+    gen_b: Any = field(default_factory=lambda: aliased(Generation))
+    model_a: Any = field(default_factory=lambda: aliased(Model))
+    model_b: Any = field(default_factory=lambda: aliased(Model))
+
+    def select(self, study_id: int, *columns: Any) -> Select:
+        return (
+            select(*columns)
+            .select_from(Judgment)
+            .join(Comparison, Comparison.id == Judgment.comparison_id)
+            .join(Prompt, Prompt.id == Comparison.prompt_id)
+            .join(Reviewer, Reviewer.id == Judgment.reviewer_id)
+            .join(self.gen_a, self.gen_a.id == Comparison.generation_a_id)
+            .join(self.gen_b, self.gen_b.id == Comparison.generation_b_id)
+            .join(self.model_a, self.model_a.id == self.gen_a.model_id)
+            .join(self.model_b, self.model_b.id == self.gen_b.model_id)
+            .where(Comparison.study_id == study_id)
+            .order_by(Judgment.id)
+        )
+
+
 def study_judgments(*, session: Session, study: Study) -> pd.DataFrame:
     """Every judgment of ``study`` in the layout of :mod:`review.stats` (one query)."""
-    gen_a, gen_b = aliased(Generation), aliased(Generation)
-    model_a, model_b = aliased(Model), aliased(Model)
-    rows = session.execute(
-        select(
-            Comparison.id, Prompt.external_id, Prompt.category, Reviewer.name,
-            Judgment.left_generation_id, Comparison.generation_a_id,
-            model_a.name, model_b.name, Judgment.choice, Judgment.strength, Judgment.seconds,
-            func.length(gen_a.output), func.length(gen_b.output), Comparison.gold_label,
-        )
-        .join(Comparison, Comparison.id == Judgment.comparison_id)
-        .join(Prompt, Prompt.id == Comparison.prompt_id)
-        .join(Reviewer, Reviewer.id == Judgment.reviewer_id)
-        .join(gen_a, gen_a.id == Comparison.generation_a_id)
-        .join(gen_b, gen_b.id == Comparison.generation_b_id)
-        .join(model_a, model_a.id == gen_a.model_id)
-        .join(model_b, model_b.id == gen_b.model_id)
-        .where(Comparison.study_id == study.id)
-        .order_by(Judgment.id)
-    ).all()
+    j = JudgmentJoin()
+    rows = session.execute(j.select(
+        study.id,
+        Comparison.id, Prompt.external_id, Prompt.category, Reviewer.name,
+        Judgment.left_generation_id, Comparison.generation_a_id,
+        j.model_a.name, j.model_b.name, Judgment.choice, Judgment.strength, Judgment.seconds,
+        func.length(j.gen_a.output), func.length(j.gen_b.output), Comparison.gold_label,
+    )).all()
     records = []
     for (item, prompt, category, rater, left_generation, generation_a, name_a, name_b, choice,
          strength, seconds, length_a, length_b, gold_label) in rows:

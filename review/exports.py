@@ -69,11 +69,11 @@ from datetime import UTC
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
+from review.dataset import JudgmentJoin
 from review.errors import ReviewError
-from review.models import Comparison, Generation, Judgment, Model, Prompt, Reviewer, Study
+from review.models import Comparison, Judgment, Prompt, Reviewer, Study
 
 FORMATS = ("jsonl", "csv", "parquet", "mtbench", "dpo")
 EXPORT_COLUMNS = [
@@ -95,26 +95,15 @@ def judgment_records(*, session: Session, study: Study) -> list[dict[str, Any]]:
     Also carries ``meta`` (the judgment's metadata) and ``turn`` for the MT-Bench export;
     ``messages`` is a list and ``created_at`` a timezone-aware datetime.
     """
-    gen_a, gen_b = aliased(Generation), aliased(Generation)
-    model_a, model_b = aliased(Model), aliased(Model)
-    rows = session.execute(
-        select(
-            Judgment.id, Comparison.id, Prompt.external_id, Prompt.category, Prompt.messages,
-            Prompt.meta, Reviewer.name, Judgment.left_generation_id, Comparison.generation_a_id,
-            model_a.name, model_b.name, gen_a.output, gen_b.output, Judgment.choice,
-            Judgment.strength, Judgment.rationale, Judgment.seconds, Judgment.created_at,
-            Judgment.meta, Comparison.gold_label,
-        )
-        .join(Comparison, Comparison.id == Judgment.comparison_id)
-        .join(Prompt, Prompt.id == Comparison.prompt_id)
-        .join(Reviewer, Reviewer.id == Judgment.reviewer_id)
-        .join(gen_a, gen_a.id == Comparison.generation_a_id)
-        .join(gen_b, gen_b.id == Comparison.generation_b_id)
-        .join(model_a, model_a.id == gen_a.model_id)
-        .join(model_b, model_b.id == gen_b.model_id)
-        .where(Comparison.study_id == study.id)
-        .order_by(Judgment.id)
-    ).all()
+    j = JudgmentJoin()
+    rows = session.execute(j.select(
+        study.id,
+        Judgment.id, Comparison.id, Prompt.external_id, Prompt.category, Prompt.messages,
+        Prompt.meta, Reviewer.name, Judgment.left_generation_id, Comparison.generation_a_id,
+        j.model_a.name, j.model_b.name, j.gen_a.output, j.gen_b.output, Judgment.choice,
+        Judgment.strength, Judgment.rationale, Judgment.seconds, Judgment.created_at,
+        Judgment.meta, Comparison.gold_label,
+    )).all()
     records = []
     for (judgment_id, item, prompt_id, category, messages, prompt_meta, reviewer, left_generation,
          generation_a, name_a, name_b, output_a, output_b, choice, strength, rationale, seconds,

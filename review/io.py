@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from review.errors import ReviewError
-from review.prompts import contains_nul
+from review.textfiles import jsonl_rows, line_error, read_utf8
 from review.models import Comparison, Generation, Judgment, Model, Prompt, PromptSet, Reviewer, Study
 
 WINNERS = {"model_a": "left", "model_b": "right", "tie": "tie", "tie (bothbad)": "both_bad"}
@@ -53,14 +53,10 @@ class MTBenchRow:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def _fail(path: Path, line: int, message: str) -> ReviewError:
-    return ReviewError(f"{path}:{line}: {message}")
-
-
 def _text(path: Path, line: int, row: dict, key: str) -> str:
     value = row.get(key)
     if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
-        raise _fail(path, line, f"field '{key}' must be a non-empty string")
+        raise line_error(path, line, f"field '{key}' must be a non-empty string")
     return str(value).strip()
 
 
@@ -71,39 +67,37 @@ def _conversation(path: Path, line: int, row: dict, key: str) -> list[dict] | No
     if not isinstance(value, list) or not all(
             isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
             for m in value):
-        raise _fail(path, line, f"field '{key}' must be a list of {{role, content}} messages")
+        raise line_error(path, line, f"field '{key}' must be a list of {{role, content}} messages")
     return [{"role": m["role"], "content": m["content"]} for m in value]
 
 
 def _parse_row(path: Path, line: int, row: Any) -> MTBenchRow:
     if not isinstance(row, dict):
-        raise _fail(path, line, f"expected a JSON object, got {type(row).__name__}")
-    if contains_nul(row):
-        raise _fail(path, line, "contains a NUL character (\\u0000), which cannot be stored")
+        raise line_error(path, line, f"expected a JSON object, got {type(row).__name__}")
     for key in ("question_id", "model_a", "model_b", "winner", "judge"):
         if key not in row:
-            raise _fail(path, line, f"missing field '{key}'")
+            raise line_error(path, line, f"missing field '{key}'")
     winner = row["winner"]
     if winner not in WINNERS:
-        raise _fail(path, line, f"unknown winner {winner!r}: expected one of {', '.join(map(repr, WINNERS))}")
+        raise line_error(path, line, f"unknown winner {winner!r}: expected one of {', '.join(map(repr, WINNERS))}")
     turn = row.get("turn", 1)
     if isinstance(turn, bool) or not isinstance(turn, int) or turn < 1:
-        raise _fail(path, line, "field 'turn' must be a positive integer")
+        raise line_error(path, line, "field 'turn' must be a positive integer")
     model_a, model_b = _text(path, line, row, "model_a"), _text(path, line, row, "model_b")
     if model_a == model_b:
-        raise _fail(path, line, f"model_a and model_b are the same model {model_a!r}")
+        raise line_error(path, line, f"model_a and model_b are the same model {model_a!r}")
     strength = row.get("strength")
     if strength is not None and (isinstance(strength, bool) or strength not in (1, 2, 3)):
-        raise _fail(path, line, "field 'strength' must be 1, 2 or 3")
+        raise line_error(path, line, "field 'strength' must be 1, 2 or 3")
     seconds = row.get("seconds")
     if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
                                 or not 0 <= seconds < 10**7):
-        raise _fail(path, line, "field 'seconds' must be a non-negative number")
+        raise line_error(path, line, "field 'seconds' must be a non-negative number")
     category = row.get("category")
     rationale = row.get("rationale")
     for key, value in (("category", category), ("rationale", rationale)):
         if value is not None and not isinstance(value, str):
-            raise _fail(path, line, f"field '{key}' must be a string")
+            raise line_error(path, line, f"field '{key}' must be a string")
     return MTBenchRow(
         line=line, question_id=_text(path, line, row, "question_id"), turn=turn,
         model_a=model_a, model_b=model_b, choice=WINNERS[winner],
@@ -119,40 +113,20 @@ def _parse_row(path: Path, line: int, row: Any) -> MTBenchRow:
 def parse_mtbench_file(path: Path) -> list[MTBenchRow]:
     """Read and validate the whole file; raise :class:`ReviewError` naming the first bad line."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ReviewError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise ReviewError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
-        raise _fail(path, raw.count(b"\n", 0, exc.start) + 1, "invalid UTF-8") from None
+    text = read_utf8(path)
     rows: list[MTBenchRow] = []
     seen: dict[tuple, int] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line, parse_constant=_reject_constant)
-        except (json.JSONDecodeError, ValueError) as exc:
-            message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            raise _fail(path, number, f"malformed JSON: {message}") from None
+    for number, data in jsonl_rows(path, text):
         row = _parse_row(path, number, data)
         key = (row.question_id, row.turn, *sorted((row.model_a, row.model_b)), row.judge)
         if key in seen:
-            raise _fail(path, number, f"judge {row.judge!r} already judged this pair of answers "
+            raise line_error(path, number, f"judge {row.judge!r} already judged this pair of answers "
                                       f"on line {seen[key]}")
         seen[key] = number
         rows.append(row)
     if not rows:
         raise ReviewError(f"{path}: no judgments found")
     return rows
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _prompt_messages(row: MTBenchRow) -> list[dict]:

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from review.errors import ReviewError
+from review.textfiles import contains_nul, jsonl_rows, line_error, read_utf8
 from review.models import Prompt, PromptSet
 
 ROLES = ("system", "user", "assistant")
@@ -60,33 +61,12 @@ class ImportResult:
     unchanged: int
 
 
-def _fail(path: Path, line: int, message: str) -> ReviewError:
-    return ReviewError(f"{path}:{line}: {message}")
-
-
-def _decode(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ReviewError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ReviewError(f"{path}: is a directory, expected a .jsonl or .csv file") from None
-    except OSError as exc:
-        raise ReviewError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise _fail(path, line, f"invalid UTF-8 (byte 0x{raw[exc.start]:02x})") from None
-    return text.removeprefix("\ufeff")
-
-
 def _optional_text(path: Path, line: int, row: dict[str, Any], key: str) -> str | None:
     value = row.get(key)
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise _fail(path, line, f"field '{key}' must be a string, got {type(value).__name__}")
+        raise line_error(path, line, f"field '{key}' must be a string, got {type(value).__name__}")
     return value
 
 
@@ -95,63 +75,53 @@ def _messages(path: Path, line: int, value: Any) -> list[dict[str, str]]:
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
-            raise _fail(path, line, "field 'messages' is not valid JSON") from None
+            raise line_error(path, line, "field 'messages' is not valid JSON") from None
     if not isinstance(value, list) or not value:
-        raise _fail(path, line, "field 'messages' must be a non-empty list of {role, content}")
+        raise line_error(path, line, "field 'messages' must be a non-empty list of {role, content}")
     messages = []
     for position, message in enumerate(value, 1):
         if not isinstance(message, dict) or set(message) - {"role", "content"} or \
                 not isinstance(message.get("role"), str) or not isinstance(message.get("content"), str):
-            raise _fail(path, line, f"message {position} must be an object with string 'role' and 'content'")
+            raise line_error(path, line, f"message {position} must be an object with string 'role' and 'content'")
         if message["role"] not in ROLES:
-            raise _fail(path, line, f"message {position} has unknown role {message['role']!r} "
+            raise line_error(path, line, f"message {position} has unknown role {message['role']!r} "
                                     f"(expected one of {', '.join(ROLES)})")
         messages.append({"role": message["role"], "content": message["content"]})
     if messages[-1]["role"] != "user":
-        raise _fail(path, line, "the last message must be the user's")
+        raise line_error(path, line, "the last message must be the user's")
     if not any(m["content"].strip() for m in messages if m["role"] == "user"):
-        raise _fail(path, line, "the user's message is empty")
+        raise line_error(path, line, "the user's message is empty")
     return messages
-
-
-def contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(contains_nul(v) for v in value)
-    return False
 
 
 def _record(path: Path, line: int, row: Any) -> PromptRecord:
     if not isinstance(row, dict):
-        raise _fail(path, line, f"expected a JSON object, got {type(row).__name__}")
-    if contains_nul(row):
-        raise _fail(path, line, "contains a NUL character (\\u0000), which cannot be stored")
+        raise line_error(path, line, f"expected a JSON object, got {type(row).__name__}")
+    if contains_nul(row):  # CSV rows; JSONL rows are checked as they are read
+        raise line_error(path, line, "contains a NUL character (\\u0000), which cannot be stored")
     raw_id = row.get("id")
     if raw_id is None or raw_id == "":
-        raise _fail(path, line, "missing field 'id'")
+        raise line_error(path, line, "missing field 'id'")
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
-        raise _fail(path, line, "field 'id' must be a string or an integer")
+        raise line_error(path, line, "field 'id' must be a string or an integer")
     external_id = str(raw_id).strip()
     if not external_id or len(external_id) > MAX_ID_LENGTH:
-        raise _fail(path, line, f"field 'id' must be 1 to {MAX_ID_LENGTH} characters")
+        raise line_error(path, line, f"field 'id' must be 1 to {MAX_ID_LENGTH} characters")
     has_prompt = row.get("prompt") not in (None, "")
     has_messages = row.get("messages") not in (None, "", [])
     if has_prompt and has_messages:
-        raise _fail(path, line, "give either 'prompt' or 'messages', not both")
+        raise line_error(path, line, "give either 'prompt' or 'messages', not both")
     if has_prompt:
         prompt = row["prompt"]
         if not isinstance(prompt, str):
-            raise _fail(path, line, f"field 'prompt' must be a string, got {type(prompt).__name__}")
+            raise line_error(path, line, f"field 'prompt' must be a string, got {type(prompt).__name__}")
         if not prompt.strip():
-            raise _fail(path, line, "field 'prompt' is empty")
+            raise line_error(path, line, "field 'prompt' is empty")
         messages = [{"role": "user", "content": prompt}]
     elif has_messages:
         messages = _messages(path, line, row["messages"])
     else:
-        raise _fail(path, line, "missing field 'prompt' (or 'messages')")
+        raise line_error(path, line, "missing field 'prompt' (or 'messages')")
     meta = {key: value for key, value in row.items() if key not in KNOWN_FIELDS}
     return PromptRecord(
         external_id=external_id,
@@ -163,40 +133,24 @@ def _record(path: Path, line: int, row: Any) -> PromptRecord:
     )
 
 
-def _jsonl_rows(path: Path, text: str):
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line, parse_constant=_reject_constant)
-        except (json.JSONDecodeError, ValueError) as exc:
-            message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            raise _fail(path, number, f"malformed JSON: {message}") from None
-        yield number, row
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _csv_rows(path: Path, text: str):
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
         header = reader.fieldnames
         if not header:
-            raise _fail(path, 1, "empty CSV file: expected a header row with id and prompt")
+            raise line_error(path, 1, "empty CSV file: expected a header row with id and prompt")
         if "id" not in header or not ({"prompt", "messages"} & set(header)):
-            raise _fail(path, 1, "CSV header must have the columns 'id' and 'prompt' (or 'messages')")
+            raise line_error(path, 1, "CSV header must have the columns 'id' and 'prompt' (or 'messages')")
         start = reader.line_num + 1
         for row in reader:
             if None in row:
-                raise _fail(path, start, "more values than header columns")
+                raise line_error(path, start, "more values than header columns")
             if any(value is None for value in row.values()):
-                raise _fail(path, start, "fewer values than header columns")
+                raise line_error(path, start, "fewer values than header columns")
             yield start, {key: (value if value != "" else None) for key, value in row.items()}
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise _fail(path, reader.line_num, f"malformed CSV: {exc}") from None
+        raise line_error(path, reader.line_num, f"malformed CSV: {exc}") from None
 
 
 def parse_prompt_file(path: Path) -> list[PromptRecord]:
@@ -206,14 +160,14 @@ def parse_prompt_file(path: Path) -> list[PromptRecord]:
     if kind is None:
         raise ReviewError(f"{path}: unknown format {path.suffix or '(no extension)'!r}: "
                           "expected a .jsonl or .csv file")
-    text = _decode(path)
-    rows = _jsonl_rows(path, text) if kind == "jsonl" else _csv_rows(path, text)
+    text = read_utf8(path, expected="a .jsonl or .csv file")
+    rows = jsonl_rows(path, text) if kind == "jsonl" else _csv_rows(path, text)
     records: list[PromptRecord] = []
     seen: dict[str, int] = {}
     for line, row in rows:
         record = _record(path, line, row)
         if record.external_id in seen:
-            raise _fail(path, line, f"duplicate id {record.external_id!r} (first on line {seen[record.external_id]})")
+            raise line_error(path, line, f"duplicate id {record.external_id!r} (first on line {seen[record.external_id]})")
         seen[record.external_id] = line
         records.append(record)
     if not records:

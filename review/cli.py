@@ -568,6 +568,22 @@ def studies_assign(study_name: str, reviewers: tuple[str, ...], as_json: bool) -
           + (f"; already on it: {', '.join(data['already_assigned'])}" if data["already_assigned"] else ""))
 
 
+def _warn_public_demo_passwords(ctx: Context, host: str) -> None:
+    """Say so, loudly, when the demo's public passwords would be reachable from other machines."""
+    from review.demo import demo_passwords_in_use, is_loopback
+
+    if is_loopback(host):
+        return
+    with ctx.session(write=False) as session:
+        names = demo_passwords_in_use(session=session)
+    if names:
+        click.echo("!" * 78, err=True)
+        click.echo(f"WARNING: serving on {host}, reachable from other machines, while the accounts "
+                   f"{', '.join(names)} still have their public demo passwords. Anyone who has read "
+                   "the README can log in. Change them or serve on 127.0.0.1.", err=True)
+        click.echo("!" * 78, err=True)
+
+
 @app.command()
 @click.option("--host", help="Interface to listen on (default REVIEW_HOST, else 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default REVIEW_PORT, else 7860).")
@@ -580,6 +596,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     ctx = _ctx()
     ctx.engine()  # a missing or outdated schema is reported here, before the server starts
+    _warn_public_demo_passwords(ctx, host or ctx.settings.host)
     # The web adapter (apps/, Gradio) is looked up by name when this command runs: the
     # review package itself has no import dependency on the UI layer.
     web = importlib.import_module("apps.server")
@@ -634,6 +651,7 @@ def demo(data_dir: Path | None, max_new_tokens: int, batch_size: int, host: str 
               else f"Start the app with: review --db {setup.database_url} serve"]
     _emit(data, as_json, "\n".join(lines))
     if not no_serve:
+        _warn_public_demo_passwords(ctx, host)
         web = importlib.import_module("apps.server")
         web.serve(settings, host=host, port=port)
 

@@ -111,3 +111,26 @@ def _guardrail_categories(records) -> list[str]:  # noqa: ANN001
     """General-skill categories: a fine-tune must not make them worse."""
     return sorted({r.category for r in records if r.category and not r.category.startswith("support")})
 
+
+
+def demo_passwords_in_use(*, session) -> list[str]:  # noqa: ANN001 - Session
+    """Names of accounts that still have their public demo password."""
+    from review.models import Reviewer
+    from review.security import verify_password
+
+    names = [name for name, _, _ in DEMO_ACCOUNTS]
+    accounts = {r.name: r for r in session.scalars(select(Reviewer).where(Reviewer.name.in_(names)))}
+    return [name for name, _, password in DEMO_ACCOUNTS
+            if name in accounts and accounts[name].active
+            and verify_password(password, accounts[name].password_hash)]
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -44,3 +44,22 @@ def test_demo_prepares_a_study_and_a_second_start_is_instant(cli, engine, tmp_pa
         # The fine-tune really answers differently from its base.
         items = session.scalars(select(Comparison)).all()
         assert sum(i.generation_a.output != i.generation_b.output for i in items) >= 30
+
+
+def test_public_demo_passwords_are_flagged_off_loopback(cli, engine, database_url, capsys):
+    from review.cli import Context, _warn_public_demo_passwords
+    from review.demo import demo_passwords_in_use, is_loopback
+
+    assert cli("init")[0] == 0
+    assert cli("reviewers", "add", "alice", "--password", "alice-demo")[0] == 0
+    assert cli("reviewers", "add", "bob", "--password", "a-better-one")[0] == 0
+    with session_scope(engine) as session:
+        assert demo_passwords_in_use(session=session) == ["alice"]
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.7")
+    capsys.readouterr()
+    _warn_public_demo_passwords(Context(database_url), "127.0.0.1")
+    assert capsys.readouterr().err == ""
+    _warn_public_demo_passwords(Context(database_url), "0.0.0.0")
+    err = capsys.readouterr().err
+    assert "WARNING: serving on 0.0.0.0" in err and "alice" in err and "bob" not in err

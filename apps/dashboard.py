@@ -1,38 +1,167 @@
-"""The analyst dashboard: collection progress per study (analysts and admins only).
+"""The analyst dashboard (analysts and admins): live progress, a study's results, downloads.
 
-A placeholder for the reports: counts only. The role is checked on the server in every
-callback; hiding the tab from reviewers is a convenience, not the protection.
+* Progress of every study (items, judgments, items × overlap, share done), refreshed by a
+  button and every :data:`PROGRESS_SECONDS` by a timer that only an analyst's page starts.
+* For a chosen study, the views of the HTML report, from the same data and figure builders
+  (:mod:`review.reports`): verdict with reasons, win rate overall and per category, votes,
+  agreement, position and length bias, ratings, and the reviewers table.
+* Downloads: the HTML report and the exports of :mod:`review.exports`.
+
+Roles are enforced on the server: every callback looks the account up again from
+``gr.Request`` and refuses anyone but analysts and admins. The tab is hidden from other
+accounts for convenience only. Nothing of a study is in the page's config: the
+components start empty and are filled by callbacks after login.
+
+Every event has an ``api_name`` (``dashboard_*``) and may be called by API clients under
+the same rule, e.g.::
+
+    client = Client(url, auth=("ann", "pw"))
+    client.predict("sft-v1", 1000, api_name="/dashboard_study")
 """
 
 from __future__ import annotations
 
-import html
+import shutil
+import tempfile
+import time
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from apps.context import AppContext, user_errors
+from apps.dashboard_views import (
+    REVIEWER_COLUMNS,
+    agreement_facts,
+    bias_facts,
+    progress_table,
+    reviewer_rows,
+    study_header,
+    summary_cards,
+)
+from review.errors import ReviewError
+from review.exports import FORMATS as EXPORT_FORMATS
 
 ANALYST_ROLES = ("analyst", "admin")
-COLUMNS = ("Study", "Status", "Overlap", "Items", "Gold items", "Judgments", "Still needed", "Reviewers")
+PROGRESS_SECONDS = 30.0
+DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP, MAX_BOOTSTRAP = 1000, 50, 10_000
+EXPORT_SUFFIXES = {"jsonl": ".jsonl", "csv": ".csv", "parquet": ".parquet",
+                   "mtbench": "-mtbench.jsonl", "dpo": "-dpo.jsonl"}
+PLOTS = ("win_rate", "votes", "ratings", "agreement", "position_bias", "length_bias")
+# Plots in two columns are half as wide as in the report: give them room to breathe.
+MIN_PLOT_HEIGHT = 360
+# The analyses are CPU-bound: a few at a time, so that reviewers' requests stay fast.
+ANALYSIS_CONCURRENCY = 2
 
 
-def progress_table(rows: list[Any]) -> str:
-    """Study progress rows (:class:`review.assignment.StudyProgress`) as an HTML table."""
-    if not rows:
-        return "<p>No studies yet.</p>"
-    head = "".join(f"<th>{c}</th>" for c in COLUMNS)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-            r.study, r.status, r.overlap, r.items, r.gold_items, r.judgments, r.needed, r.reviewers))
-        + "</tr>" for r in rows)
-    return f'<table class="progress-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+class DownloadFolder:
+    """Where files for download are written before Gradio copies them to its own cache.
+
+    One temporary directory per app, a fresh sub-folder per file (so every file keeps its
+    readable name); folders older than ``max_age_seconds`` are removed whenever a new one
+    is made, and the whole directory when the app object goes away.
+    """
+
+    def __init__(self, max_age_seconds: float = 3600.0) -> None:
+        self._directory = tempfile.TemporaryDirectory(prefix="review-downloads-")
+        self.root = Path(self._directory.name)
+        self.max_age_seconds = max_age_seconds
+
+    def new_file(self, name: str) -> Path:
+        self.prune()
+        return Path(tempfile.mkdtemp(dir=self.root)) / name
+
+    def prune(self) -> None:
+        cutoff = time.time() - self.max_age_seconds
+        for child in self.root.iterdir():
+            try:
+                if child.stat().st_mtime < cutoff:
+                    shutil.rmtree(child, ignore_errors=True)
+            except FileNotFoundError:
+                pass
+
+    def close(self) -> None:
+        self._directory.cleanup()
 
 
-def build_dashboard_tab(ctx: AppContext) -> dict[str, Any]:
-    gr.Markdown("### Collection progress")
+def bootstrap_rounds(value: Any) -> int:
+    """The dashboard's bootstrap rounds: a whole number from 50 to 10,000."""
+    try:
+        rounds = int(value)
+    except (TypeError, ValueError):
+        rounds = None
+    if rounds is None or rounds != value or not MIN_BOOTSTRAP <= rounds <= MAX_BOOTSTRAP:
+        raise ReviewError(f"bootstrap rounds must be a whole number from {MIN_BOOTSTRAP} "
+                          f"to {MAX_BOOTSTRAP}, got {value!r}")
+    return rounds
+
+
+def _study_name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ReviewError("choose a study first")
+    return value
+
+
+def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str, Any]:
+    """Create the dashboard's components and events; returns what server.py wires on login."""
+    with gr.Row(equal_height=True, elem_id="dashboard-progress-head"):
+        gr.Markdown("### Collection progress")
+        refresh = gr.Button("Refresh", size="sm", scale=0, min_width=100, elem_id="dashboard-refresh")
     table = gr.HTML("", elem_id="dashboard-table", js_on_load=None)
-    refresh = gr.Button("Refresh", size="sm", elem_id="dashboard-refresh")
+    timer = gr.Timer(PROGRESS_SECONDS, active=False)
+
+    gr.Markdown("### Results of a study")
+    with gr.Row(equal_height=False, elem_id="dashboard-controls"):
+        study = gr.Dropdown(label="Study", choices=[], value=None, allow_custom_value=True,
+                            interactive=True, scale=3, min_width=240, elem_id="dashboard-study")
+        rounds = gr.Number(DEFAULT_BOOTSTRAP, label="Bootstrap rounds", precision=0,
+                           minimum=MIN_BOOTSTRAP, maximum=MAX_BOOTSTRAP, step=100, scale=1,
+                           min_width=140, elem_id="dashboard-rounds")
+        show = gr.Button("Show results", variant="primary", scale=0, min_width=160,
+                         elem_id="dashboard-show")
+    with gr.Accordion("Download the report or the judgments", open=False, elem_id="dashboard-downloads"):
+        with gr.Row(equal_height=True):
+            report_button = gr.Button("Build the HTML report", scale=1, elem_id="dashboard-report")
+            report_file = gr.DownloadButton("Download report", visible=False, scale=1,
+                                            elem_id="dashboard-report-file")
+            export_format = gr.Dropdown(list(EXPORT_FORMATS), value="jsonl", label="Export format",
+                                        scale=1, min_width=140, elem_id="dashboard-format")
+            export_button = gr.Button("Build the export", scale=1, elem_id="dashboard-export")
+            export_file = gr.DownloadButton("Download export", visible=False, scale=1,
+                                            elem_id="dashboard-export-file")
+        gr.Markdown("jsonl, csv and parquet: one row per judgment with prompt, answers, models and "
+                    "reviewer; mtbench: the `import-judgments` format; dpo: preference pairs from "
+                    "each item's majority vote.", elem_classes="dash-muted")
+
+    with gr.Column(visible=False, elem_id="dashboard-results") as results:
+        header = gr.HTML("", js_on_load=None, elem_id="dashboard-header")
+        cards = gr.HTML("", js_on_load=None, elem_id="dashboard-cards")
+        plots = {"win_rate": gr.Plot(show_label=False, elem_id="plot-win-rate")}
+        with gr.Row(equal_height=False):
+            plots["votes"] = gr.Plot(show_label=False, elem_id="plot-votes", min_width=380)
+            plots["ratings"] = gr.Plot(show_label=False, elem_id="plot-ratings", min_width=380)
+        gr.Markdown("#### Agreement between reviewers")
+        with gr.Row(equal_height=False):
+            agreement = gr.HTML("", js_on_load=None, elem_id="dashboard-agreement", min_width=380)
+            plots["agreement"] = gr.Plot(show_label=False, elem_id="plot-agreement", min_width=380)
+        gr.Markdown("#### Position and length bias")
+        bias = gr.HTML("", js_on_load=None, elem_id="dashboard-bias")
+        with gr.Row(equal_height=False):
+            plots["position_bias"] = gr.Plot(show_label=False, elem_id="plot-position", min_width=380)
+            plots["length_bias"] = gr.Plot(show_label=False, elem_id="plot-length", min_width=380)
+        gr.Markdown("#### Reviewers")
+        gr.Markdown("Agreement with the majority compares each vote with the most common vote of "
+                    "the other reviewers of the item; gold accuracy is over the attention checks.",
+                    elem_classes="dash-muted")
+        reviewers = gr.Dataframe(headers=REVIEWER_COLUMNS, datatype="str", interactive=False,
+                                 wrap=True, max_height=420, elem_id="dashboard-reviewers")
+
+    def study_names(session: Any) -> list[str]:
+        from sqlalchemy import select
+
+        from review.models import Study
+
+        return list(session.scalars(select(Study.name).order_by(Study.id)))
 
     @user_errors
     def show_progress(request: gr.Request) -> str:
@@ -41,5 +170,83 @@ def build_dashboard_tab(ctx: AppContext) -> dict[str, Any]:
         with ctx.account(request, roles=ANALYST_ROLES) as (session, _):
             return progress_table(study_progress(session=session))
 
-    refresh.click(show_progress, None, table, api_name="ui_dashboard", api_visibility="private")
-    return {"table": table, "show_progress": show_progress}
+    @user_errors
+    def refresh_all(request: gr.Request) -> tuple:
+        from review.assignment import study_progress
+
+        with ctx.account(request, roles=ANALYST_ROLES) as (session, _):
+            return (progress_table(study_progress(session=session)),
+                    gr.Dropdown(choices=study_names(session)))
+
+    @user_errors
+    def show_study(name: str | None, n_rounds: float | None, request: gr.Request) -> tuple:
+        from review.pairing import get_study
+        from review.reports import build_report_data, report_figures
+
+        with ctx.account(request, roles=ANALYST_ROLES) as (session, _):
+            target = get_study(session=session, name=_study_name(name))
+            data = build_report_data(session=session, study=target,
+                                     n_bootstrap=bootstrap_rounds(n_rounds))
+        figures = report_figures(data)
+        for key in PLOTS[1:]:
+            if key in figures and (figures[key].layout.height or 0) < MIN_PLOT_HEIGHT:
+                figures[key].update_layout(height=MIN_PLOT_HEIGHT)
+        return (gr.Column(visible=True), study_header(data), summary_cards(data),
+                *(gr.Plot(value=figures.get(key), visible=key in figures) for key in PLOTS),
+                agreement_facts(data), bias_facts(data),
+                gr.Dataframe(value=reviewer_rows(data) or None, headers=REVIEWER_COLUMNS))
+
+    @user_errors
+    def build_report(name: str | None, n_rounds: float | None, request: gr.Request) -> Any:
+        from review.exports import safe_file_name
+        from review.pairing import get_study
+        from review.reports import build_report_data, render_report_html
+
+        with ctx.account(request, roles=ANALYST_ROLES) as (session, _):
+            target = get_study(session=session, name=_study_name(name))
+            data = build_report_data(session=session, study=target,
+                                     n_bootstrap=bootstrap_rounds(n_rounds))
+        path = downloads.new_file(safe_file_name(data["study"]["name"], prefix="report-",
+                                                 suffix=".html"))
+        path.write_text(render_report_html(data), encoding="utf-8")
+        return gr.DownloadButton(value=str(path), label=f"Download {path.name}", visible=True)
+
+    @user_errors
+    def build_export(name: str | None, fmt: str | None, request: gr.Request) -> Any:
+        from review.exports import safe_file_name, write_export
+        from review.pairing import get_study
+
+        with ctx.account(request, roles=ANALYST_ROLES) as (session, _):
+            target = get_study(session=session, name=_study_name(name))
+            if fmt not in EXPORT_SUFFIXES:
+                raise ReviewError(f"unknown export format {fmt!r}: expected one of "
+                                  f"{', '.join(EXPORT_FORMATS)}")
+            path = downloads.new_file(safe_file_name(target.name, suffix=EXPORT_SUFFIXES[fmt]))
+            with path.open("wb") as out:
+                count = write_export(session=session, study=target, fmt=fmt, out=out)
+        unit = "pairs" if fmt == "dpo" else "judgments"
+        return gr.DownloadButton(value=str(path), label=f"Download {path.name} ({count} {unit})",
+                                 visible=True)
+
+    events = {"api_visibility": "undocumented"}
+    heavy = {"concurrency_limit": ANALYSIS_CONCURRENCY, "concurrency_id": "analysis", **events}
+    refresh.click(refresh_all, None, [table, study], api_name="dashboard_refresh", **events)
+    timer.tick(show_progress, None, table, api_name="dashboard_progress", show_progress="hidden",
+               **events)
+    study_outputs = [results, header, cards, *(plots[key] for key in PLOTS), agreement, bias, reviewers]
+    gr.on([show.click, study.input], show_study, [study, rounds], study_outputs,
+          api_name="dashboard_study", **heavy)
+    report_button.click(build_report, [study, rounds], report_file, api_name="dashboard_report",
+                        **heavy)
+    export_button.click(build_export, [study, export_format], export_file,
+                        api_name="dashboard_export", **heavy)
+
+    def on_login(role: str, request: gr.Request) -> list[Any]:
+        """Values for :data:`login_outputs` when the page loads: filled only for analysts."""
+        if role not in ANALYST_ROLES:
+            return [gr.skip() for _ in login_outputs]
+        table_html, choices = refresh_all(request)  # checks the role again
+        return [table_html, choices, gr.Timer(active=True)]
+
+    login_outputs = [table, study, timer]
+    return {"login_outputs": login_outputs, "on_login": on_login, "show_progress": show_progress}

@@ -47,7 +47,8 @@ def progress_table(rows: list[Any]) -> str:
     """
     if not rows:
         return '<p class="dash-empty">No studies yet.</p>'
-    head = "".join(f"<th>{_e(c)}</th>" for c in PROGRESS_COLUMNS)
+    head = "".join(f'<th class="num">{_e(c)}</th>' if i >= 2 else f"<th>{_e(c)}</th>"
+                   for i, c in enumerate(PROGRESS_COLUMNS))
     body = []
     for r in rows:
         target = r.items * r.overlap
@@ -216,5 +217,9 @@ DASHBOARD_CSS = """
 .dash-facts dt { opacity: 0.75; }
 .dash-facts dd { margin: 0; font-variant-numeric: tabular-nums; }
 .dash-muted { opacity: 0.7; }
+#dashboard-controls, #admin-new-account, #admin-assign-row { align-items: flex-end; }
+#dashboard-controls > button, #admin-new-account > button, #admin-assign-row > button {
+  flex-grow: 0; margin-bottom: 2px; }
+#dashboard-reviewers table, #admin-accounts table { font-family: var(--font); }
 .dash-empty { opacity: 0.7; font-style: italic; }
 """

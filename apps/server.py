@@ -1,13 +1,16 @@
-"""The web server behind ``review serve``: login, the reviewer app and the analyst dashboard.
+"""The web server behind ``review serve``: login, the reviewer app, the analyst dashboard, admin.
 
 * Login: Gradio's ``auth=`` with a callable that checks the reviewers table
   (:func:`review.accounts.authenticate`: active account, scrypt password hash). ``POST
   /login`` with form fields ``username`` and ``password`` logs in browsers and API
   clients alike; ``/logout`` logs out.
 * Authorization: every callback reads the account from ``gr.Request.username`` and checks
-  it again (active, role, study membership, assignment ownership) in ``review.*``.
-* Blinding: the page, its config and every response carry answers as "A"/"B" text and
-  assignments as random opaque ids, never a model name, path or database id.
+  it again (active, role, study membership, assignment ownership) in ``review.*``. The
+  Dashboard tab (analysts, admins) and the Admin tab (admins) are shown by role after login,
+  but hiding them is a convenience: their callbacks refuse any other role.
+* Blinding: the page, its config and every response a reviewer gets carry answers as
+  "A"/"B" text and assignments as random opaque ids, never a model name, path or database
+  id. (Analysts and admins are not blind: the dashboard names the models.)
 
 Example::
 
@@ -24,6 +27,7 @@ from typing import Any
 import gradio as gr
 
 from apps.context import AppContext, user_errors
+from apps.dashboard_views import DASHBOARD_CSS
 from review.config import Settings
 
 TITLE = "Blind review"
@@ -87,9 +91,6 @@ CSS = """
 .answer-body th, .answer-body td { border: 1px solid var(--border-color-primary); padding: 2px 8px; }
 .answer-empty { min-height: 2em; }
 #vote-buttons button { min-height: 52px; font-size: 1rem; }
-.progress-table { border-collapse: collapse; width: 100%; }
-.progress-table th, .progress-table td { border: 1px solid var(--border-color-primary);
-  padding: 4px 10px; text-align: left; }
 @media (max-width: 720px) {
   #answers { flex-direction: column; }
   #answers > * { min-width: 100% !important; }
@@ -118,22 +119,29 @@ def build_app(settings: Settings) -> gr.Blocks:
 
     The engine is made here, from ``settings``; nothing is shared between apps.
     """
+    from apps.admin import ADMIN_ROLES, build_admin_tab
     from apps.api import build_api
-    from apps.dashboard import ANALYST_ROLES, build_dashboard_tab
+    from apps.dashboard import ANALYST_ROLES, DownloadFolder, build_dashboard_tab
     from apps.render import code_css
     from apps.reviewer import build_review_tab, no_study_screen
 
     ctx = AppContext.from_settings(settings)
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+    downloads = DownloadFolder()
+    # Gradio's copies of downloaded files (reports, exports) are deleted after an hour.
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         with gr.Row(elem_id="topbar", equal_height=False):
             gr.Markdown(f"### {TITLE}: which answer is better?", elem_id="title")
             whoami = gr.Markdown(elem_id="whoami")
             gr.Button("Log out", link="/logout", size="sm", scale=0, min_width=90, elem_id="logout")
-        with gr.Tabs():
+        # Tabs other than Review are hidden until the login says the role; their content
+        # arrives only from callbacks that check the role again.
+        with gr.Tabs() as tabs:
             with gr.Tab("Review", id="review"):
                 review = build_review_tab(ctx)
             with gr.Tab("Dashboard", id="dashboard", visible=False) as dashboard_tab:
-                dashboard = build_dashboard_tab(ctx)
+                dashboard = build_dashboard_tab(ctx, downloads)
+            with gr.Tab("Admin", id="admin", visible=False) as admin_tab:
+                admin = build_admin_tab(ctx)
         build_api(ctx)
 
         @user_errors
@@ -142,20 +150,26 @@ def build_app(settings: Settings) -> gr.Blocks:
 
             with ctx.account(request) as (session, reviewer):
                 labels = [c.label for c in reviewer_studies(session=session, reviewer=reviewer)]
-                analyst = reviewer.role in ANALYST_ROLES
-                whoami_text = f"Signed in as **{html.escape(reviewer.name)}**"
+                role = reviewer.role
+                whoami_text = f"Signed in as **{html.escape(reviewer.name)}** ({role})"
             screen = review["open_study"](labels[0], request) if labels else no_study_screen()
-            table = dashboard["show_progress"](request) if analyst else ""
+            analyst, admin_role = role in ANALYST_ROLES, role in ADMIN_ROLES
+            # An analyst or admin who reviews nothing starts on the dashboard.
+            selected = gr.Tabs(selected="dashboard") if analyst and not labels else gr.skip()
             return (whoami_text, gr.Dropdown(choices=labels, value=labels[0] if labels else None,
                                              visible=bool(labels)),
-                    gr.Tab(visible=analyst), table, *screen)
+                    selected, gr.Tab(visible=analyst), gr.Tab(visible=admin_role),
+                    *dashboard["on_login"](role, request), *admin["on_login"](role, request),
+                    *screen)
 
         app.load(on_load, None,
-                 [whoami, review["study"], dashboard_tab, dashboard["table"], *review["screen"]],
+                 [whoami, review["study"], tabs, dashboard_tab, admin_tab,
+                  *dashboard["login_outputs"], *admin["login_outputs"], *review["screen"]],
                  api_name="ui_load", api_visibility="private")
     app.queue(default_concurrency_limit=CONCURRENCY_LIMIT)
     app.review_context = ctx  # the engine travels with the app, for launch() and shutdown
-    app.review_css = CSS + "\n" + code_css()
+    app.review_downloads = downloads  # removed with the app
+    app.review_css = CSS + "\n" + DASHBOARD_CSS + "\n" + code_css()
     return app
 
 
@@ -186,3 +200,4 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
         launch(app, host=host or settings.host, port=port or settings.port, block=True, quiet=False)
     finally:
         app.review_context.engine.dispose()
+        app.review_downloads.close()

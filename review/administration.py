@@ -35,6 +35,15 @@ from review.models import STUDY_STATUSES, Reviewer, Study, StudyReviewer
 from review.pairing import MAX_OVERLAP, get_study
 
 MAX_GUIDELINES_CHARS = 100_000
+# What DecisionThresholds accepts, in words, for the messages of refused thresholds.
+THRESHOLD_RANGES = {
+    "margin": "from 0 to below 0.5",
+    "min_alpha": "from -1 to 1",
+    "min_judgments": "a whole number, 0 or more",
+    "max_both_bad_rate": "from 0 to 1",
+    "confidence": "from 0.5 to below 1",
+    "power": "from 0.5 to below 1",
+}
 
 
 class InvalidSetting(ReviewError):
@@ -258,4 +267,6 @@ def parse_thresholds(value: str | Mapping[str, Any]) -> dict[str, Any]:
     try:
         return DecisionThresholds.from_dict(data).to_dict()
     except (TypeError, ValueError) as exc:
-        raise InvalidSetting(str(exc)) from None
+        ranges = "; ".join(f"{name} must be {THRESHOLD_RANGES[name]}" for name in THRESHOLD_RANGES
+                           if f"{name}=" in str(exc))
+        raise InvalidSetting(f"{exc} ({ranges})" if ranges else str(exc)) from None

@@ -76,9 +76,10 @@ def test_foreign_keys_are_enforced(engine):
             "created_at) VALUES (999, 'x', '[]', 'h', '{}', CURRENT_TIMESTAMP)"))
 
 
-def test_sqlite_runs_in_wal_mode(engine):
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite pragma")
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    from review.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -156,13 +156,6 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
         reviewers = gr.Dataframe(headers=REVIEWER_COLUMNS, datatype="str", interactive=False,
                                  wrap=True, max_height=420, elem_id="dashboard-reviewers")
 
-    def study_names(session: Any) -> list[str]:
-        from sqlalchemy import select
-
-        from review.models import Study
-
-        return list(session.scalars(select(Study.name).order_by(Study.id)))
-
     @user_errors
     def show_progress(request: gr.Request) -> str:
         from review.assignment import study_progress
@@ -175,8 +168,8 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
         from review.assignment import study_progress
 
         with ctx.account(request, roles=ANALYST_ROLES) as (session, _):
-            return (progress_table(study_progress(session=session)),
-                    gr.Dropdown(choices=study_names(session)))
+            rows = study_progress(session=session)
+        return progress_table(rows), gr.Dropdown(choices=[row.study for row in rows])
 
     @user_errors
     def show_study(name: str | None, n_rounds: float | None, request: gr.Request) -> tuple:

@@ -220,6 +220,6 @@ DASHBOARD_CSS = """
 #dashboard-controls, #admin-new-account, #admin-assign-row { align-items: flex-end; }
 #dashboard-controls > button, #admin-new-account > button, #admin-assign-row > button {
   flex-grow: 0; margin-bottom: 2px; }
-#dashboard-reviewers table, #admin-accounts table { font-family: var(--font); }
+#dashboard-reviewers *, #admin-accounts * { font-family: var(--font) !important; }
 .dash-empty { opacity: 0.7; font-style: italic; }
 """

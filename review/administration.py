@@ -119,6 +119,11 @@ def create_account(*, session: Session, name: str, role: str = "reviewer",
 # --------------------------------------------------------------------------- studies
 
 
+def study_names(*, session: Session) -> list[str]:
+    """The names of every study, oldest first."""
+    return list(session.scalars(select(Study.name).order_by(Study.id)))
+
+
 def study_settings(*, session: Session, study: str) -> StudySettings:
     """The current settings of the study called ``study``."""
     from review.stats.decision import DecisionThresholds

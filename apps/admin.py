@@ -1,0 +1,211 @@
+"""The admin tab (admins only): accounts, who works on which study, and study settings.
+
+The services are in :mod:`review.administration`; every callback here looks the account
+up again from ``gr.Request`` and refuses anyone but an admin, whatever the page shows.
+The components start empty and are filled after login, so the page's config holds no
+account or study.
+
+Every event has an ``api_name`` (``admin_*``) for API clients, e.g.::
+
+    client = Client(url, auth=("root", "pw"))
+    client.predict("sft-v1", api_name="/admin_pause")
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+import gradio as gr
+
+from apps.context import AppContext, user_errors
+from review.errors import ReviewError
+from review.models import ROLES
+
+ADMIN_ROLES = ("admin",)
+ACCOUNT_COLUMNS = ["Account", "Role", "Active", "Studies"]
+THRESHOLDS_HELP = (
+    "Decision thresholds (JSON; keys left out take their defaults): `margin` (ship needs a win "
+    "rate of at least 0.5 + margin; 0 to 0.5), `min_alpha` (below this Krippendorff's alpha: "
+    "inconclusive; -1 to 1), `min_judgments` (fewer: inconclusive), `max_both_bad_rate` (above: "
+    "do not ship; 0 to 1), `guardrail_categories` (categories that must not clearly regress), "
+    "`confidence` (of every interval; 0.5 to 1) and `power` (for the judgments still needed)."
+)
+
+
+def _message(text: str) -> str:
+    return f'<p class="admin-message">{html.escape(text)}</p>'
+
+
+def _study_name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ReviewError("choose a study first")
+    return value
+
+
+def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
+    """Create the admin tab's components and events; returns what server.py wires on login."""
+    with gr.Row(equal_height=True, elem_id="admin-head"):
+        gr.Markdown("### Accounts")
+        reload = gr.Button("Refresh", size="sm", scale=0, min_width=100, elem_id="admin-refresh")
+    with gr.Row(equal_height=False, elem_id="admin-new-account"):
+        name = gr.Textbox(label="Name", max_length=200, scale=2, min_width=180, elem_id="admin-name")
+        role = gr.Dropdown(list(ROLES), value="reviewer", label="Role", scale=1, min_width=140,
+                           elem_id="admin-role")
+        password = gr.Textbox(label="Password (empty: generate one)", type="password", max_length=200,
+                              scale=2, min_width=180, elem_id="admin-password")
+        create = gr.Button("Create account", variant="primary", scale=0, min_width=190,
+                           elem_id="admin-create")
+    account_message = gr.HTML("", js_on_load=None, elem_id="admin-account-message")
+    accounts = gr.Dataframe(headers=ACCOUNT_COLUMNS, datatype="str", interactive=False, wrap=True,
+                            max_height=320, elem_id="admin-accounts")
+
+    gr.Markdown("### Studies")
+    with gr.Row(equal_height=True):
+        study = gr.Dropdown(label="Study", choices=[], value=None, allow_custom_value=True,
+                            interactive=True, scale=3, min_width=240, elem_id="admin-study")
+        status = gr.HTML("", js_on_load=None, elem_id="admin-status", min_width=200)
+    with gr.Column(visible=False, elem_id="admin-study-settings") as settings_box:
+        gr.Markdown("#### Reviewers on this study")
+        members = gr.HTML("", js_on_load=None, elem_id="admin-members")
+        with gr.Row(equal_height=False, elem_id="admin-assign-row"):
+            add_names = gr.Dropdown(label="Put these accounts on the study", choices=[], value=[],
+                                    multiselect=True, allow_custom_value=True, scale=3,
+                                    elem_id="admin-add-reviewers")
+            assign = gr.Button("Put on study", scale=0, min_width=190, elem_id="admin-assign")
+        gr.Markdown("#### Settings")
+        with gr.Row(equal_height=True):
+            overlap = gr.Number(label="Overlap (reviewers per item)", precision=0, minimum=1,
+                                maximum=50, elem_id="admin-overlap")
+            gold_rate = gr.Number(label="Gold rate (share of attention checks, 0 to 1)",
+                                  minimum=0, maximum=1, step=0.05, elem_id="admin-gold-rate")
+        guidelines = gr.Textbox(label="Guidelines for reviewers (markdown)", lines=6, max_lines=20,
+                                elem_id="admin-guidelines")
+        thresholds = gr.Code(label="Decision thresholds (JSON)", language="json", lines=9,
+                             elem_id="admin-thresholds")
+        gr.Markdown(THRESHOLDS_HELP, elem_classes="dash-muted")
+        with gr.Row():
+            save = gr.Button("Save settings", variant="primary", elem_id="admin-save")
+            pause = gr.Button("Pause study", elem_id="admin-pause")
+            resume = gr.Button("Resume study", elem_id="admin-resume")
+        study_message = gr.HTML("", js_on_load=None, elem_id="admin-study-message")
+
+    # ----------------------------------------------------------------- formatting
+
+    def account_rows(session: Any) -> list[list[Any]]:
+        from review.administration import list_accounts
+
+        return [[a.name, a.role, "yes" if a.active else "no", ", ".join(a.studies)]
+                for a in list_accounts(session=session)]
+
+    def choices(session: Any) -> tuple[Any, Any]:
+        from review.administration import list_accounts, study_names
+
+        return (gr.Dropdown(choices=study_names(session=session)),
+                gr.Dropdown(choices=[a.name for a in list_accounts(session=session)]))
+
+    def status_html(settings: Any) -> str:
+        return (f'<p class="admin-status">Status: <span class="dash-status dash-status-'
+                f'{html.escape(settings.status)}">{html.escape(settings.status)}</span></p>')
+
+    def members_html(settings: Any) -> str:
+        if not settings.reviewers:
+            return '<p class="dash-empty">Nobody is on this study yet.</p>'
+        return "<p>" + ", ".join(html.escape(n) for n in settings.reviewers) + "</p>"
+
+    def settings_values(settings: Any) -> tuple:
+        return (gr.Column(visible=True), status_html(settings), members_html(settings),
+                settings.overlap, settings.gold_rate, settings.guidelines,
+                json.dumps(settings.thresholds, indent=2))
+
+    # ----------------------------------------------------------------- callbacks
+
+    @user_errors
+    def refresh(request: gr.Request) -> tuple:
+        with ctx.account(request, roles=ADMIN_ROLES) as (session, _):
+            return (account_rows(session), *choices(session))
+
+    @user_errors
+    def create_account(new_name: str, new_role: str, new_password: str, request: gr.Request) -> tuple:
+        from review.administration import create_account as create
+
+        with ctx.account(request, write=True, roles=ADMIN_ROLES) as (session, _):
+            made = create(session=session, name=new_name, role=new_role, password=new_password)
+            text = f"Created {made.role} account {made.name!r}."
+            if made.generated_password:
+                text += f" Its password is {made.generated_password} (shown only now)."
+            return (_message(text), account_rows(session), *choices(session)[1:], "", "")
+
+    @user_errors
+    def open_study(study_name: str | None, request: gr.Request) -> tuple:
+        from review.administration import study_settings
+
+        with ctx.account(request, roles=ADMIN_ROLES) as (session, _):
+            settings = study_settings(session=session, study=_study_name(study_name))
+            return (*settings_values(settings), "")
+
+    @user_errors
+    def assign_reviewers(study_name: str | None, names: list[str] | None, request: gr.Request) -> tuple:
+        from review.administration import study_settings
+        from review.assignment import assign_reviewers as assign
+
+        with ctx.account(request, write=True, roles=ADMIN_ROLES) as (session, _):
+            target = _study_name(study_name)
+            added = assign(session=session, study=target, reviewers=list(names or []))
+            settings = study_settings(session=session, study=target)
+            text = (f"Added {', '.join(added)} to {target!r}." if added
+                    else "They were already on the study.")
+            return (_message(text), members_html(settings), [], account_rows(session))
+
+    @user_errors
+    def save_settings(study_name: str | None, new_overlap: Any, new_gold_rate: Any,
+                      new_guidelines: str | None, new_thresholds: str | None,
+                      request: gr.Request) -> tuple:
+        from review.administration import update_study_settings
+
+        with ctx.account(request, write=True, roles=ADMIN_ROLES) as (session, _):
+            settings = update_study_settings(
+                session=session, study=_study_name(study_name), overlap=new_overlap,
+                gold_rate=new_gold_rate, guidelines=new_guidelines,
+                thresholds=new_thresholds)
+            return (*settings_values(settings), _message(f"Saved the settings of {settings.study!r}."))
+
+    def set_status(status: str):
+        @user_errors
+        def change(study_name: str | None, request: gr.Request) -> tuple:
+            from review.administration import set_study_status
+
+            with ctx.account(request, write=True, roles=ADMIN_ROLES) as (session, _):
+                settings = set_study_status(session=session, study=_study_name(study_name),
+                                            status=status)
+                word = "paused: it hands out no new items" if status == "paused" else "active again"
+                return status_html(settings), _message(f"{settings.study!r} is {word}.")
+
+        return change
+
+    events = {"api_visibility": "undocumented"}
+    refresh_outputs = [accounts, study, add_names]
+    settings_outputs = [settings_box, status, members, overlap, gold_rate, guidelines, thresholds,
+                        study_message]
+    create.click(create_account, [name, role, password],
+                 [account_message, accounts, add_names, name, password],
+                 api_name="admin_create_account", **events)
+    study.input(open_study, [study], settings_outputs, api_name="admin_study", **events)
+    assign.click(assign_reviewers, [study, add_names], [study_message, members, add_names, accounts],
+                 api_name="admin_assign", **events)
+    save.click(save_settings, [study, overlap, gold_rate, guidelines, thresholds], settings_outputs,
+               api_name="admin_save_settings", **events)
+    pause.click(set_status("paused"), [study], [status, study_message], api_name="admin_pause", **events)
+    resume.click(set_status("active"), [study], [status, study_message], api_name="admin_resume",
+                 **events)
+    reload.click(refresh, None, refresh_outputs, api_name="admin_refresh", **events)
+
+    def on_login(role_name: str, request: gr.Request) -> list[Any]:
+        """Values for :data:`login_outputs` when the page loads: filled only for admins."""
+        if role_name not in ADMIN_ROLES:
+            return [gr.skip() for _ in login_outputs]
+        return list(refresh(request))  # checks the role again
+
+    login_outputs = refresh_outputs
+    return {"login_outputs": login_outputs, "on_login": on_login}

@@ -1,0 +1,273 @@
+"""The admin tab over HTTP and in Chromium, and the services behind it (review.administration).
+
+Only admins may manage accounts and studies: every ``admin_*`` event is called through
+gradio_client by a reviewer and an analyst (refused, nothing changed) and by an admin,
+whose changes are read back from the database. Screenshots go to REVIEW_SCREENSHOT_DIR
+when it is set.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+from sqlalchemy import select
+
+from review.db import session_scope
+from review.models import Reviewer, Study, StudyReviewer
+from tests.factories import make_reviewer
+from tests.web.conftest import module_database_url, running_server
+from tests.web.studydata import SECRETS, make_blind_study
+from tests.web.test_dashboard import logged_in, run_event
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
+                                        "ignore:The copy keyword is deprecated:Warning")
+
+STUDY = "blind"
+THRESHOLDS = '{"margin": 0.1, "min_judgments": 40, "guardrail_categories": ["safety"]}'
+# Each admin endpoint with arguments an admin would send.
+ENDPOINTS = {
+    "/admin_refresh": (),
+    "/admin_create_account": ("intruder", "admin", "pw"),
+    "/admin_study": (STUDY,),
+    "/admin_assign": (STUDY, ["bo"]),
+    "/admin_save_settings": (STUDY, 1, 0.5, "changed", '{"margin": 0.2}'),
+    "/admin_pause": (STUDY,),
+    "/admin_resume": (STUDY,),
+}
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory):
+    yield from module_database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def server(database_url):
+    from review.db import make_engine
+    from review.schema import upgrade_head
+
+    engine = make_engine(database_url)
+    upgrade_head(engine)
+    with session_scope(engine) as session:
+        make_blind_study(session, n_items=3, overlap=2, reviewers=("ana",))
+        make_blind_study(session, name="second", n_items=2, overlap=1, reviewers=())
+        make_reviewer(session, "bo")
+        make_reviewer(session, "ann", role="analyst")
+        make_reviewer(session, "root", role="admin")
+    engine.dispose()
+    with running_server(database_url) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def clients(server):
+    made: dict[str, Client] = {}
+
+    def client(name: str) -> Client:
+        if name not in made:
+            made[name] = Client(server.url, auth=(name, "pw"), verbose=False)
+        return made[name]
+
+    yield client
+    closers = [threading.Thread(target=c.close) for c in made.values()]
+    for closer in closers:
+        closer.start()
+    for closer in closers:
+        closer.join()
+
+
+def _study(server, name: str = STUDY) -> dict:
+    with session_scope(server.engine) as session:
+        row = session.scalar(select(Study).where(Study.name == name))
+        members = session.scalars(
+            select(Reviewer.name).join(StudyReviewer, StudyReviewer.reviewer_id == Reviewer.id)
+            .where(StudyReviewer.study_id == row.id).order_by(Reviewer.name)).all()
+        return {"overlap": row.overlap, "gold_rate": row.gold_rate, "guidelines": row.guidelines,
+                "thresholds": row.thresholds, "status": row.status, "members": list(members)}
+
+
+def _accounts(server) -> list[str]:
+    with session_scope(server.engine) as session:
+        return list(session.scalars(select(Reviewer.name).order_by(Reviewer.name)))
+
+
+def test_every_admin_event_is_named_and_tested(server):
+    with logged_in(server, "root") as http:
+        config = http.get("config").json()
+    names = {"/" + d["api_name"] for d in config["dependencies"]
+             if str(d.get("api_name") or "").startswith("admin_")}
+    assert names == set(ENDPOINTS)
+
+
+@pytest.mark.parametrize("name", ["ana", "ann"])
+def test_reviewers_and_analysts_cannot_call_any_admin_endpoint(server, clients, name):
+    before = (_study(server), _accounts(server))
+    for endpoint, args in ENDPOINTS.items():
+        with pytest.raises(AppError, match="this needs one of the roles: admin") as error:
+            clients(name).predict(*args, api_name=endpoint)
+        for secret in (*SECRETS, "bo", "root", "intruder", "margin"):
+            assert secret not in str(error.value), (endpoint, secret)
+    with logged_in(server, name) as http:  # the page's own event stream: the same
+        for endpoint, args in ENDPOINTS.items():
+            result = run_event(http, endpoint.lstrip("/"), list(args))
+            assert result["success"] is False and "data" not in (result.get("output") or {})
+    assert (_study(server), _accounts(server)) == before  # nothing changed
+
+
+def test_the_admin_lists_accounts_and_studies(server, clients):
+    accounts, studies, names = clients("root").predict(api_name="/admin_refresh")
+    rows = {row[0]: row for row in accounts["data"]}
+    assert rows["ana"] == ["ana", "reviewer", "yes", "blind"]
+    assert rows["ann"][1] == "analyst" and rows["root"][1] == "admin"
+    assert [c[0] for c in studies["choices"]] == ["blind", "second"]
+    assert {c[0] for c in names["choices"]} >= {"ana", "bo", "ann", "root"}
+
+
+def test_the_admin_creates_accounts_that_can_log_in(server, clients):
+    root = clients("root")
+    message, accounts, _, name, password = root.predict("cleo", "analyst", "s3cret",
+                                                        api_name="/admin_create_account")
+    assert "Created analyst account &#x27;cleo&#x27;." in message and (name, password) == ("", "")
+    assert ["cleo", "analyst", "yes", ""] in accounts["data"]
+    message, *_ = root.predict("dev", "reviewer", "", api_name="/admin_create_account")
+    generated = message.split("Its password is ")[1].split(" ")[0]
+    with httpx.Client(base_url=server.url) as http:
+        for user, secret in (("cleo", "s3cret"), ("dev", generated)):
+            response = http.post("login", data={"username": user, "password": secret})
+            assert response.status_code == 200, user
+    with pytest.raises(AppError, match="reviewer 'cleo' already exists"):
+        root.predict("cleo", "reviewer", "x", api_name="/admin_create_account")
+    with pytest.raises(AppError, match="must not contain spaces"):
+        root.predict("two words", "reviewer", "x", api_name="/admin_create_account")
+    with pytest.raises(AppError):  # not one of the roles offered
+        root.predict("eve", "superuser", "x", api_name="/admin_create_account")
+    assert "eve" not in _accounts(server)
+
+
+def test_the_admin_puts_reviewers_on_a_study(server, clients):
+    message, members, _, _ = clients("root").predict(STUDY, ["bo"], api_name="/admin_assign")
+    assert "Added bo to &#x27;blind&#x27;." in message and "bo" in members
+    assert "bo" in _study(server)["members"]
+    assert clients("bo").predict(api_name="/studies") == [STUDY]  # bo can review it now
+    with pytest.raises(AppError, match="no reviewer named 'nobody'"):
+        clients("root").predict(STUDY, ["nobody"], api_name="/admin_assign")
+
+
+def test_settings_are_saved_and_read_back(server, clients):
+    root = clients("root")
+    guidelines = "Prefer **correct** answers.\n\n<script>alert(1)</script>"
+    *values, message = root.predict("second", 4, 0.25, guidelines, THRESHOLDS,
+                                    api_name="/admin_save_settings")
+    assert "Saved the settings of &#x27;second&#x27;." in message
+    saved = _study(server, "second")
+    assert (saved["overlap"], saved["gold_rate"], saved["guidelines"]) == (4, 0.25, guidelines)
+    # Stored with every threshold filled in, as DecisionThresholds has them.
+    assert saved["thresholds"] == {"margin": 0.1, "min_alpha": 0.2, "min_judgments": 40,
+                                   "max_both_bad_rate": 0.2, "guardrail_categories": ["safety"],
+                                   "confidence": 0.95, "power": 0.8}
+    status, members, overlap, gold_rate, shown_guidelines, thresholds = root.predict(
+        "second", api_name="/admin_study")[:6]
+    assert (overlap, gold_rate, shown_guidelines) == (4, 0.25, guidelines)
+    assert '"margin": 0.1' in thresholds and "active" in status
+    assert "Nobody is on this study yet." in members
+
+
+@pytest.mark.parametrize(("overlap", "gold_rate", "thresholds", "error"), [
+    (2, 0.1, '{"margin": 0.7}',
+     r"invalid decision threshold\(s\): margin=0.7 \(margin must be from 0 to below 0.5\)"),
+    (2, 0.1, '{"margin": 0.1', "decision thresholds are not valid JSON"),
+    (2, 0.1, '{"margins": 0.1}', r"unknown decision threshold\(s\): margins"),
+    (2, 0.1, '{"margin": "high"}', "decision threshold 'margin' must be a number"),
+    (2, 0.1, '{"guardrail_categories": "safety"}', "must be a list of category names"),
+    (2, 0.1, "[0.1]", "must be a JSON object"),
+    (2, 1.5, "{}", "gold rate must be between 0 and 1|maximum value 1"),
+    (0, 0.1, "{}", "overlap must be a whole number from 1 to 50|minimum value 1"),
+])
+def test_invalid_settings_are_refused_and_nothing_changes(server, clients, overlap, gold_rate,
+                                                          thresholds, error):
+    before = _study(server, "second")
+    with pytest.raises(AppError, match=error):
+        clients("root").predict("second", overlap, gold_rate, "new guidelines", thresholds,
+                                api_name="/admin_save_settings")
+    assert _study(server, "second") == before
+
+
+def test_a_paused_study_hands_out_no_new_items(server, clients):
+    root, ana = clients("root"), clients("ana")
+    status, message = root.predict(STUDY, api_name="/admin_pause")
+    assert "paused" in status and "hands out no new items" in message
+    assert _study(server)["status"] == "paused"
+    assert ana.predict(STUDY, api_name="/next_item")["assignment_id"] is None
+    table = clients("ann").predict(api_name="/dashboard_progress")
+    assert "dash-status-paused" in table
+
+    status, _ = root.predict(STUDY, api_name="/admin_resume")
+    assert "active" in status and _study(server)["status"] == "active"
+    assert ana.predict(STUDY, api_name="/next_item")["assignment_id"] is not None
+    with pytest.raises(AppError, match="no study named 'gone'"):
+        root.predict("gone", api_name="/admin_pause")
+
+
+# --------------------------------------------------------------------------- services
+
+
+def test_services_validate_before_writing(server):
+    from review.administration import (
+        InvalidSetting,
+        parse_thresholds,
+        set_study_status,
+        study_settings,
+        update_study_settings,
+    )
+
+    # Hand-checked against DecisionThresholds' defaults.
+    assert parse_thresholds("") == parse_thresholds({}) == {
+        "margin": 0.05, "min_alpha": 0.2, "min_judgments": 100, "max_both_bad_rate": 0.2,
+        "guardrail_categories": [], "confidence": 0.95, "power": 0.8}
+    for bad in ('{"min_judgments": 1e999}', '{"power": true}', '{"min_judgments": 2.5}', "null"):
+        with pytest.raises(InvalidSetting):
+            parse_thresholds(bad)
+    with session_scope(server.engine, write=True) as session:
+        before = study_settings(session=session, study="second")
+        with pytest.raises(InvalidSetting, match=r"confidence=2 \(confidence must be from 0.5"):
+            update_study_settings(session=session, study="second", overlap=5,
+                                  thresholds='{"confidence": 2}')
+        assert study_settings(session=session, study="second") == before  # overlap untouched
+        with pytest.raises(InvalidSetting, match="unknown study status 'done'"):
+            set_study_status(session=session, study="second", status="done")
+        assert update_study_settings(session=session, study="second").overlap == before.overlap
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def test_the_admin_tab_in_chromium(server, chromium_browser, screenshot_dir):
+    from playwright.sync_api import expect
+
+    from tests.web.test_dashboard import choose
+
+    context = chromium_browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(server.url)
+        page.get_by_label("username").fill("root")
+        page.get_by_label("password").fill("pw")
+        page.get_by_role("button", name="Login").click()
+        page.get_by_role("tab", name="Admin").click()
+        expect(page.locator("#admin-accounts")).to_contain_text("ann", timeout=20_000)
+        choose(page, "admin-study", STUDY)
+        expect(page.locator("#admin-status")).to_contain_text("active", timeout=20_000)
+        page.locator("#admin-pause").click()
+        expect(page.locator("#admin-status")).to_contain_text("paused", timeout=20_000)
+        assert _study(server)["status"] == "paused"
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(screenshot_dir / "admin.png"), full_page=True)
+        page.locator("#admin-resume").click()
+        expect(page.locator("#admin-status")).to_contain_text("active", timeout=20_000)
+        assert _study(server)["status"] == "active"
+    finally:
+        context.close()

@@ -1,0 +1,327 @@
+"""The analyst dashboard over HTTP and in Chromium: roles on the server, a study's views, downloads.
+
+Every ``dashboard_*`` event is called through gradio_client by a reviewer (refused, nothing
+returned), an analyst and an admin (both served). The numbers shown are those of
+:func:`review.reports.build_report_data` for the same study, seed and bootstrap rounds.
+Screenshots go to REVIEW_SCREENSHOT_DIR when it is set.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+from sqlalchemy import func, select
+
+from review.db import session_scope
+from review.models import Judgment, Reviewer
+from tests.factories import make_reviewer
+from tests.web.conftest import module_database_url, running_server
+from tests.web.studydata import SECRETS, make_blind_study
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
+                                        "ignore:The copy keyword is deprecated:Warning")
+
+STUDY = "sft-step-300"
+DEMO_STUDIES = ("sft-step-100", "sft-step-200", "sft-step-300")
+DEMO_MODELS = ("smollm2-base", "sft-step-100", "sft-step-200", "sft-step-300", "/runs/sft/")
+ROUNDS = 200
+# A reviewer name (no spaces, so a valid account name) that is markup if not escaped.
+HTML_REVIEWER = "<img/src=x/onerror=window.__pwned=1>"
+# Each dashboard endpoint with arguments an analyst would send.
+ENDPOINTS = {
+    "/dashboard_refresh": (),
+    "/dashboard_progress": (),
+    "/dashboard_study": (STUDY, ROUNDS),
+    "/dashboard_report": (STUDY, ROUNDS),
+    "/dashboard_export": (STUDY, "jsonl"),
+}
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory):
+    yield from module_database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def server(database_url):
+    from review.db import make_engine
+    from review.schema import upgrade_head
+    from tests.reports.simulate import demo_run
+
+    engine = make_engine(database_url)
+    upgrade_head(engine)
+    with session_scope(engine) as session:
+        demo_run(session, n_items=15)
+        session.scalar(select(Reviewer).where(Reviewer.name == "carol")).name = HTML_REVIEWER
+        make_blind_study(session, n_items=4, overlap=2, reviewers=("ana",))
+        make_reviewer(session, "ann", role="analyst")
+        make_reviewer(session, "root", role="admin")
+    engine.dispose()
+    with running_server(database_url) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def clients(server):
+    made: dict[str, Client] = {}
+
+    def client(name: str) -> Client:
+        if name not in made:
+            made[name] = Client(server.url, auth=(name, "pw"), verbose=False)
+        return made[name]
+
+    yield client
+    closers = [threading.Thread(target=c.close) for c in made.values()]
+    for closer in closers:
+        closer.start()
+    for closer in closers:
+        closer.join()
+
+
+@contextmanager
+def logged_in(server, name: str) -> Iterator[httpx.Client]:
+    """A plain HTTP client with the login cookie of ``name``."""
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        assert http.post("login", data={"username": name, "password": "pw"}).status_code == 200
+        yield http
+
+
+def run_event(http: httpx.Client, api_name: str, data: list) -> dict:
+    """Call an event the way the page does (queue join, then its event stream), whatever
+    its API visibility; returns the final message ({"success", "output"})."""
+    config = http.get("config").json()
+    fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == api_name)
+    session_hash = uuid.uuid4().hex
+    joined = http.post("gradio_api/queue/join", json={
+        "data": data, "fn_index": fn_index, "session_hash": session_hash, "event_data": None,
+        "trigger_id": None})
+    assert joined.status_code == 200, joined.text
+    with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed":
+                    return message
+    raise AssertionError("the event stream ended without a result")
+
+
+def _judgments_of(server, study: str) -> int:
+    from review.models import Comparison, Study
+
+    with session_scope(server.engine) as session:
+        return session.scalar(
+            select(func.count(Judgment.id)).join(Comparison, Comparison.id == Judgment.comparison_id)
+            .join(Study, Study.id == Comparison.study_id).where(Study.name == study))
+
+
+def test_every_dashboard_event_is_named_and_tested(server):
+    with logged_in(server, "ann") as http:
+        config = http.get("config").json()
+    names = {"/" + d["api_name"] for d in config["dependencies"]
+             if str(d.get("api_name") or "").startswith("dashboard_")}
+    assert names == set(ENDPOINTS)
+
+
+def test_reviewers_get_an_error_and_no_data_from_every_endpoint(server, clients):
+    ana = clients("ana")
+    for endpoint, args in ENDPOINTS.items():
+        with pytest.raises(AppError, match="this needs one of the roles: analyst, admin") as error:
+            ana.predict(*args, api_name=endpoint)
+        for secret in (*SECRETS, *DEMO_MODELS, "<table", "plotly"):
+            assert secret not in str(error.value), (endpoint, secret)
+    # The same through the page's own event stream: an error, no output data.
+    with logged_in(server, "ana") as http:
+        for endpoint, args in ENDPOINTS.items():
+            result = run_event(http, endpoint.lstrip("/"), list(args))
+            assert result["success"] is False, endpoint
+            assert "data" not in (result.get("output") or {}), endpoint
+
+
+def test_a_reviewers_page_and_load_event_carry_no_study_data(server):
+    with logged_in(server, "ana") as http:
+        page = http.get("").text + http.get("config").text
+        loaded = run_event(http, "ui_load", [])
+    assert loaded["success"] is True
+    dumped = json.dumps(loaded["output"])
+    for secret in (*SECRETS, *DEMO_MODELS, *DEMO_STUDIES):
+        assert secret not in page, secret
+        assert secret not in dumped, secret
+    assert "dash-table" not in dumped  # no progress table either
+
+
+def test_progress_for_analysts_and_admins(server, clients):
+    table, choices = clients("ann").predict(api_name="/dashboard_refresh")
+    assert [c[0] for c in choices["choices"]] == [*DEMO_STUDIES, "blind"]
+    # Demo studies: 15 items x overlap 3 = 45 judgments needed, all collected; the
+    # blind study: 4 items x 2 = 8 needed, none collected.
+    assert "<td>sft-step-300</td>" in table and '<td class="num">45</td>' in table
+    assert '<td class="num">8</td>' in table and "100%" in table and "0%" in table
+    assert clients("root").predict(api_name="/dashboard_progress") == table
+
+
+def test_a_studys_views_match_the_report_data(server, clients):
+    from review.pairing import get_study
+    from review.reports import build_report_data
+
+    with session_scope(server.engine) as session:
+        expected = build_report_data(session=session, study=get_study(session=session, name=STUDY),
+                                     n_bootstrap=ROUNDS)
+    (header, cards, win_rate, votes, ratings, agreement, position, length, agreement_facts,
+     bias_facts, reviewers) = clients("ann").predict(*ENDPOINTS["/dashboard_study"],
+                                                      api_name="/dashboard_study")
+    verdict = expected["analysis"]["decision"]["verdict"]
+    word = {"ship": "Ship", "do_not_ship": "Do not ship", "inconclusive": "Inconclusive"}[verdict]
+    assert f"dash-verdict-{verdict}" in header and word in header
+    for reason in expected["analysis"]["decision"]["reasons"]:
+        assert reason.replace("<", "&lt;") in header
+    assert "candidate <strong>sft-step-300</strong> vs baseline <strong>smollm2-base</strong>" in header
+    win = expected["analysis"]["win_rate"]
+    assert f"{100 * win['estimate']:.1f}%" in cards
+    assert f"{100 * win['ci_low']:.1f}% to {100 * win['ci_high']:.1f}%" in cards
+
+    for plot in (win_rate, votes, ratings, agreement, position, length):
+        assert plot["visible"] is True and plot["value"]["type"] == "plotly"
+    forest = json.loads(win_rate["value"]["plot"])
+    assert list(forest["data"][0]["x"]) == pytest.approx(
+        [win["estimate"]] + [row["win_rate"] for row in expected["analysis"]["by_category"]])
+    kappa = json.loads(agreement["value"]["plot"])
+    assert "&lt;img/src=x/onerror=window.__pwned=1&gt;" in kappa["data"][0]["x"]  # escaped label
+    alpha = expected["analysis"]["agreement"]["krippendorff_alpha_nominal"]
+    assert f"{alpha:.3f}" in agreement_facts
+    assert f"{100 * expected['analysis']['position_bias']['left_rate']:.1f}%" in bias_facts
+
+    rows = {row[0]: row for row in reviewers["value"]["data"]}
+    assert set(rows) == {"alice", "bob", HTML_REVIEWER}  # the raw name: the table shows text
+    for summary in expected["analysis"]["reviewers"]:
+        row = rows[summary["reviewer"]]
+        assert int(row[1]) == summary["n"] and int(row[2]) == summary["n_gold"]
+        assert row[3] == f"{summary['median_seconds']:.1f} s"
+        assert row[5] == f"{100 * summary['gold_accuracy']:.0f}%"
+        assert row[6] == f"{100 * summary['left_rate']:.0f}%"
+
+
+def test_a_study_without_judgments_and_bad_requests(server, clients):
+    ann = clients("ann")
+    header, cards, *plots, agreement, bias, reviewers = ann.predict("blind", ROUNDS,
+                                                                   api_name="/dashboard_study")
+    assert "Inconclusive" in header and "0 judgments" in header
+    assert [p["visible"] for p in plots] == [False] * 6
+    with pytest.raises(AppError, match="no study named 'nope'"):
+        ann.predict("nope", ROUNDS, api_name="/dashboard_study")
+    # Out-of-range inputs are refused by the component (Gradio) or the callback.
+    with pytest.raises(AppError, match="minimum value 50|from 50"):
+        ann.predict(STUDY, 10, api_name="/dashboard_study")
+    with pytest.raises(AppError, match="choose a study first"):
+        ann.predict(None, "jsonl", api_name="/dashboard_export")
+    with pytest.raises(AppError, match="xml"):
+        ann.predict(STUDY, "xml", api_name="/dashboard_export")
+
+
+def test_the_report_download_is_the_html_report(server, clients):
+    result = clients("root").predict(*ENDPOINTS["/dashboard_report"], api_name="/dashboard_report")
+    assert result["visible"] is True and result["label"] == "Download report-sft-step-300.html"
+    path = Path(result["value"])
+    page = path.read_text(encoding="utf-8")
+    assert path.name == "report-sft-step-300.html"
+    assert page.lstrip().lower().startswith("<!doctype html") and page.rstrip().endswith("</html>")
+    assert "Review report: sft-step-300" in page and 'id="figure-win_rate"' in page
+    assert "<script src=" not in page  # self-contained: plotly is inlined
+    assert HTML_REVIEWER not in page  # escaped in the reviewers table
+
+
+def test_every_export_format_downloads(server, clients):
+    import pyarrow.parquet as pq
+
+    judgments = _judgments_of(server, STUDY)
+    files = {}
+    for fmt in ("jsonl", "csv", "parquet", "mtbench", "dpo"):
+        result = clients("ann").predict(STUDY, fmt, api_name="/dashboard_export")
+        files[fmt] = Path(result["value"])
+        assert result["label"].startswith(f"Download {files[fmt].name} (")
+    rows = [json.loads(line) for line in files["jsonl"].read_text().splitlines()]
+    assert len(rows) == judgments and {r["study"] for r in rows} == {STUDY}
+    assert files["jsonl"].name == "sft-step-300.jsonl"
+    table = list(csv.DictReader(io.StringIO(files["csv"].read_text(encoding="utf-8"))))
+    assert len(table) == judgments and "winner_model" in table[0]
+    assert pq.read_table(files["parquet"]).num_rows == judgments
+    mtbench = [json.loads(line) for line in files["mtbench"].read_text().splitlines()]
+    assert mtbench and {"question_id", "model_a", "model_b", "winner", "judge"} <= set(mtbench[0])
+    assert files["mtbench"].name == "sft-step-300-mtbench.jsonl"
+    pairs = [json.loads(line) for line in files["dpo"].read_text().splitlines()]
+    assert pairs and {"prompt", "chosen", "rejected"} <= set(pairs[0])
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def _open(browser, server, name, viewport=None):
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
+    page = context.new_page()
+    dialogs: list[str] = []
+
+    def on_dialog(dialog) -> None:  # noqa: ANN001
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.goto(server.url)
+    page.get_by_label("username").fill(name)
+    page.get_by_label("password").fill("pw")
+    page.get_by_role("button", name="Login").click()
+    page.locator("#whoami").get_by_text(name).wait_for(timeout=20_000)
+    return context, page, dialogs
+
+
+def choose(page, elem_id: str, value: str) -> None:
+    """Pick a value in a Gradio dropdown as a user does."""
+    box = page.locator(f"#{elem_id} input")
+    box.click()
+    page.get_by_role("option", name=value, exact=True).click()
+
+
+def test_the_dashboard_in_chromium(server, chromium_browser, screenshot_dir):
+    from playwright.sync_api import expect
+
+    context, page, dialogs = _open(chromium_browser, server, "ann")
+    try:
+        # An analyst on no study starts on the dashboard, with the progress table filled.
+        expect(page.locator("#dashboard-table table")).to_contain_text("sft-step-300", timeout=20_000)
+        expect(page.get_by_role("tab", name="Admin")).to_have_count(0)
+        page.locator("#dashboard-rounds input").fill(str(ROUNDS))
+        choose(page, "dashboard-study", STUDY)  # choosing a study shows its results
+        expect(page.locator("#dash-verdict")).to_be_visible(timeout=30_000)
+        expect(page.locator("#dashboard-header")).to_contain_text(f"{ROUNDS} bootstrap rounds")
+        for plot in ("win-rate", "votes", "ratings", "agreement", "position", "length"):
+            expect(page.locator(f"#plot-{plot} .js-plotly-plot, #plot-{plot} .plotly")
+                   .first).to_be_visible(timeout=20_000)
+        expect(page.locator("#dashboard-reviewers")).to_contain_text(HTML_REVIEWER)
+        page.wait_for_timeout(800)  # plotly's transitions
+        assert page.evaluate("window.__pwned") is None and dialogs == []
+        page.screenshot(path=str(screenshot_dir / "dashboard-analyst.png"), full_page=True)
+        page.screenshot(path=str(screenshot_dir / "dashboard-analyst-top.png"))
+    finally:
+        context.close()
+
+
+def test_a_reviewer_sees_no_dashboard_or_admin_tab(server, chromium_browser):
+    context, page, _ = _open(chromium_browser, server, "ana")
+    try:
+        page.locator("#answer-a .answer-body").wait_for(timeout=20_000)
+        assert page.get_by_role("tab", name="Dashboard").count() == 0
+        assert page.get_by_role("tab", name="Admin").count() == 0
+        html = page.content()
+        for secret in (*SECRETS, *DEMO_MODELS, *DEMO_STUDIES):
+            assert secret not in html
+    finally:
+        context.close()

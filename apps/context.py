@@ -20,6 +20,10 @@ from sqlalchemy.orm import Session
 from review.config import Settings
 from review.errors import ReviewError
 from review.models import ROLES, Reviewer
+from review.ratelimit import LoginThrottle
+
+# A sign-in lasts this long unless Settings.session_hours says otherwise.
+SESSION_HOURS = 12.0
 
 
 @dataclass
@@ -29,12 +33,19 @@ class AppContext:
     # SQLite has one writer at a time. Writers of this process queue here, in order,
     # instead of in SQLite's busy handler, which polls with sleeps of up to 100 ms.
     sqlite_writer: threading.Lock = field(default_factory=threading.Lock)
+    # Sign-in: sessions end after session_hours; failed attempts are limited per account
+    # name and per client address within the throttle's window (see apps.login).
+    session_hours: float = SESSION_HOURS
+    max_failed_logins_per_name: int = 5
+    max_failed_logins_per_address: int = 20
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppContext:
         from review.db import make_engine
 
-        return cls(settings=settings, engine=make_engine(settings))
+        return cls(settings=settings, engine=make_engine(settings),
+                   session_hours=getattr(settings, "session_hours", SESSION_HOURS))
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:

@@ -1,9 +1,10 @@
 """The web server behind ``review serve``: login, the reviewer app, the analyst dashboard, admin.
 
-* Login: Gradio's ``auth=`` with a callable that checks the reviewers table
-  (:func:`review.accounts.authenticate`: active account, scrypt password hash). ``POST
-  /login`` with form fields ``username`` and ``password`` logs in browsers and API
-  clients alike; ``/logout`` logs out.
+* Login: ``POST /login`` with form fields ``username`` and ``password`` logs in browsers
+  and API clients alike (:mod:`apps.login`, Gradio's contract, checking the reviewers
+  table with :func:`review.accounts.authenticate`); failed attempts are limited per
+  account and per client address, and a session lasts ``session_hours`` (12 by default);
+  ``/logout`` logs out.
 * Authorization: every callback reads the account from ``gr.Request.username`` and checks
   it again (active, role, study membership, assignment ownership) in ``review.*``. The
   Dashboard tab (analysts, admins) and the Admin tab (admins) are shown by role after login,
@@ -31,7 +32,8 @@ from apps.dashboard_views import DASHBOARD_CSS
 from review.config import Settings
 
 TITLE = "Blind review"
-AUTH_MESSAGE = "Sign in with the reviewer account you were given."
+AUTH_MESSAGE = ("Sign in with the reviewer account you were given. After 5 failed attempts, "
+                "sign-in is paused for 5 minutes.")
 # Events of one kind that may run at once; the database serialises what must be serialised.
 CONCURRENCY_LIMIT = 32
 
@@ -184,8 +186,11 @@ def launch(app: Any, *, host: str, port: int, block: bool = True, quiet: bool = 
 
     ``block=False`` returns once the server is up (for tests and embedding).
     """
+    from apps.login import make_server_app
+
+    ctx = app.review_context
     _, url, _ = app.launch(
-        server_name=host, server_port=port, auth=make_auth(app.review_context),
+        _app=make_server_app(ctx), server_name=host, server_port=port, auth=make_auth(ctx),
         auth_message=AUTH_MESSAGE, prevent_thread_lock=not block, quiet=quiet, show_error=False,
         ssr_mode=False, mcp_server=False, run_history=False, footer_links=["api"],
         max_threads=64, css=app.review_css, head=KEYBOARD_SCRIPT, theme=_theme(),

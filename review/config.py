@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     port: int = 7860
     sqlite_busy_timeout_ms: int = 30_000
     lease_minutes: float = 30.0
+    session_hours: float = Field(default=12.0, gt=0, description="A login lasts this long.")
 
     @field_validator("database_url")
     @classmethod

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -41,6 +42,7 @@ def free_port() -> int:
 class Server:
     url: str
     engine: Engine
+    app: Any = None  # the gr.Blocks; its review_context holds the per-app state
 
 
 @contextmanager
@@ -56,7 +58,7 @@ def running_server(database_url: str, **settings: object) -> Iterator[Server]:
     app = build_app(Settings(database_url=database_url, **settings))
     url = launch(app, host="127.0.0.1", port=free_port(), block=False)
     try:
-        yield Server(url=url.rstrip("/") + "/", engine=engine)
+        yield Server(url=url.rstrip("/") + "/", engine=engine, app=app)
     finally:
         app.close()
         app.review_context.engine.dispose()

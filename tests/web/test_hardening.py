@@ -1,0 +1,440 @@
+"""The reviewer app under attack and failure: password guessing, stale sessions, what a
+reviewer's session receives, and the server killed in the middle of voting.
+
+Runs on SQLite and, with REVIEW_TEST_POSTGRES_URL set, on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from gradio_client import Client
+from sqlalchemy import func, select, text
+
+from review.db import session_scope
+from review.models import Assignment, Comparison, Generation, Judgment, Model, Study, utcnow
+from tests.factories import make_generation, make_model, make_prompt_set
+from review.ratelimit import ExpiringTokens, LoginThrottle
+from tests.web.conftest import free_port, module_database_url, running_server
+from tests.web.studydata import SECRETS, make_blind_study
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
+                                        "ignore:The copy keyword is deprecated:Warning",
+                                        "ignore:.*ORJSONResponse is deprecated:Warning")
+
+CONTENT_HASHES = ("c0ffee7f3a" * 6 + "beef", "deadbe91c2" * 6 + "f00d")
+# Ids far from anything else the pages contain, so a leaked one is found by plain search.
+FIRST_IDS = {"models": 7340001, "generations": 7350001, "comparisons": 7360001}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _start_ids_at(session, first_ids: dict[str, int]) -> None:
+    """Make the next rows of models, generations and comparisons get ids from ``first_ids`` on."""
+    if session.bind.dialect.name == "postgresql":
+        for table, first in first_ids.items():
+            session.execute(text(f"ALTER SEQUENCE {table}_id_seq RESTART WITH {first}"))
+        return
+    # SQLite hands out the largest id + 1: one placeholder row per table, in a study nobody is on.
+    model = make_model(session, "placeholder", location="-")
+    model.id = first_ids["models"] - 1
+    prompt_set = make_prompt_set(session, name="placeholder", n=1)
+    generation = make_generation(session, model, prompt_set.prompts[0], params_hash="placeholder")
+    generation.id = first_ids["generations"] - 1
+    other = make_generation(session, model, prompt_set.prompts[0], params_hash="placeholder-2")
+    other.id = first_ids["generations"] - 2
+    study = Study(name="placeholder", candidate=model, baseline=model, prompt_set=prompt_set)
+    session.add(study)
+    session.flush()
+    session.add(Comparison(id=first_ids["comparisons"] - 1, study_id=study.id,
+                           prompt_id=prompt_set.prompts[0].id, generation_a_id=generation.id,
+                           generation_b_id=other.id))
+    session.flush()
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory):
+    yield from module_database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def server(database_url):
+    from review.db import make_engine
+    from review.schema import upgrade_head
+
+    engine = make_engine(database_url)
+    upgrade_head(engine)
+    with session_scope(engine) as session:
+        _start_ids_at(session, FIRST_IDS)
+    with session_scope(engine) as session:
+        make_blind_study(session, n_items=5, overlap=2, reviewers=("ana", "bo", "cy", "dee"))
+        study_models = select(Model).where(Model.name != "placeholder").order_by(Model.id)
+        for model, content_hash in zip(session.scalars(study_models), CONTENT_HASHES, strict=True):
+            model.content_hash = content_hash
+    engine.dispose()
+    with running_server(database_url) as running:
+        yield running
+
+
+@pytest.fixture
+def ctx(server):
+    """The server's AppContext, with a fresh login throttle."""
+    context = server.app.review_context
+    context.login_throttle = LoginThrottle()
+    yield context
+    context.login_throttle = LoginThrottle()
+
+
+@pytest.fixture
+def clock(ctx):
+    """The login throttle's clock, moved by the test."""
+    clock = FakeClock()
+    ctx.login_throttle = LoginThrottle(clock=clock)
+    return clock
+
+
+def _login(http: httpx.Client, name: str, password: str) -> httpx.Response:
+    return http.post("login", data={"username": name, "password": password})
+
+
+# ----------------------------------------------------------------------------- login limits
+
+
+def test_five_failures_lock_the_account_even_with_the_right_password(server, clock):
+    with httpx.Client(base_url=server.url) as http:
+        for _ in range(5):
+            assert _login(http, "ana", "wrong").status_code == 400
+        refused = _login(http, "ana", "pw")
+        assert refused.status_code == 429
+        assert refused.json()["detail"] == "Too many failed sign-in attempts. Try again in 5 minutes."
+        assert 0 < int(refused.headers["Retry-After"]) <= 300
+        assert "access-token" not in refused.headers.get("set-cookie", "")
+        with pytest.raises(ValueError, match="Could not login"):
+            Client(server.url, auth=("ana", "pw"), verbose=False)
+        # Another account from the same address is not locked out by ana's failures.
+        assert _login(http, "bo", "pw").status_code == 200
+
+        clock.now += 299
+        assert _login(http, "ana", "pw").status_code == 429  # still cooling down
+        clock.now += 2
+        assert _login(http, "ana", "pw").status_code == 200
+    # A success clears the count: four more failures and the right password still work.
+    with httpx.Client(base_url=server.url) as http:
+        for _ in range(4):
+            assert _login(http, "ana", "wrong").status_code == 400
+        assert _login(http, "ana", "pw").status_code == 200
+        assert http.post("gradio_api/run/studies", json={"data": []}).json()["data"] == [["blind"]]
+
+
+def test_failures_older_than_the_window_are_forgotten(server, clock):
+    with httpx.Client(base_url=server.url) as http:
+        for _ in range(4):
+            assert _login(http, "cy", "wrong").status_code == 400
+        clock.now += 301
+        for _ in range(4):
+            assert _login(http, "cy", "wrong").status_code == 400
+        assert _login(http, "cy", "pw").status_code == 200
+
+
+def test_one_address_guessing_many_names_is_locked_out(server, ctx):
+    names = [f"nobody{i}" for i in range(ctx.max_failed_logins_per_address)]
+    with httpx.Client(base_url=server.url) as http:
+        for name in names:
+            assert _login(http, name, "guess").status_code == 400
+        # Every name is now refused from this address, a real account with its password too.
+        refused = _login(http, "dee", "pw")
+        assert refused.status_code == 429 and "Too many failed sign-in" in refused.json()["detail"]
+    assert ctx.login_throttle.retry_after("address:127.0.0.1") is not None
+    assert ctx.login_throttle.retry_after("name:dee") is None  # dee's own record is clean
+
+
+def test_parallel_guesses_cannot_outrun_the_limit(server, ctx):
+    def guess(_):
+        with httpx.Client(base_url=server.url) as http:
+            return _login(http, "bo", "wrong").status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        codes = Counter(pool.map(guess, range(16)))
+    # Only five passwords were checked; the other attempts were refused before checking.
+    assert codes == {400: 5, 429: 11}, codes
+
+
+def test_a_crowd_behind_one_address_signs_in_at_once(server, ctx):
+    # Sixteen sign-ins at once from 127.0.0.1, four per account (below the per-name limit).
+    def sign_in(index):
+        with httpx.Client(base_url=server.url) as http:
+            return _login(http, ("ana", "bo", "cy", "dee")[index % 4], "pw").status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert set(pool.map(sign_in, range(16))) == {200}
+
+
+# ----------------------------------------------------------------------------- session expiry
+
+
+def test_a_session_expires_and_must_sign_in_again(server):
+    tokens = server.app.server_app.tokens
+    assert isinstance(tokens, ExpiringTokens) and tokens.max_age_s == 12 * 3600
+    clock = FakeClock()
+    server.app.server_app.tokens = ExpiringTokens(max_age_s=tokens.max_age_s, clock=clock)
+    try:
+        with httpx.Client(base_url=server.url) as http:
+            response = _login(http, "cy", "pw")
+            assert response.status_code == 200
+            # The cookie itself also ends with the session.
+            assert "Max-Age=43200" in response.headers["set-cookie"]
+            assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 200
+            clock.now += 11.9 * 3600
+            assert http.get("config").status_code == 200
+            clock.now += 0.2 * 3600
+            assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 401
+            assert http.get("config").status_code == 401
+            assert http.post("gradio_api/run/next_item", json={"data": [None]}).status_code == 401
+            assert _login(http, "cy", "pw").status_code == 200
+            assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 200
+    finally:
+        server.app.server_app.tokens = tokens
+
+
+def test_expiring_tokens_behave_as_a_mapping():
+    clock = FakeClock()
+    tokens = ExpiringTokens(max_age_s=10, clock=clock)
+    tokens["a"] = "ana"
+    clock.now += 5
+    tokens["b"] = "bo"
+    assert tokens.get("a") == "ana" and "b" in tokens and len(tokens) == 2
+    clock.now += 6
+    assert tokens.get("a") is None and "a" not in tokens
+    assert list(tokens) == ["b"] and [tokens[t] for t in list(tokens.keys())] == ["bo"]
+    del tokens["b"]
+    assert len(tokens) == 0
+
+
+# ----------------------------------------------------------------------------- blinding
+
+
+class Recorder:
+    """An httpx client that keeps the body of every response it receives."""
+
+    def __init__(self, base_url: str) -> None:
+        self.bodies: list[tuple[str, bytes]] = []
+        self.http = httpx.Client(base_url=base_url, timeout=30,
+                                 event_hooks={"response": [self._keep]})
+
+    def _keep(self, response: httpx.Response) -> None:
+        response.read()
+        self.bodies.append((str(response.url), response.content + str(response.headers).encode()))
+
+    def run(self, endpoint: str, *data) -> dict | list:
+        response = self.http.post(f"gradio_api/run/{endpoint}", json={"data": list(data)})
+        assert response.status_code == 200, (endpoint, response.text)
+        return response.json()["data"][0]
+
+    def queue_event(self, api_name: str) -> list[str]:
+        """Run a page event the way the browser does (queue join, then its SSE stream)."""
+        config = self.http.get("config").json()
+        fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == api_name)
+        session_hash = "recorder01"
+        joined = self.http.post("gradio_api/queue/join",
+                                json={"data": [], "fn_index": fn_index, "session_hash": session_hash,
+                                      "event_data": None, "trigger_id": None})
+        assert joined.status_code == 200, joined.text
+        lines = []
+        with self.http.stream("GET", "gradio_api/queue/data",
+                              params={"session_hash": session_hash}) as stream:
+            for line in stream.iter_lines():
+                lines.append(line)
+                if "process_completed" in line:
+                    break
+        self.bodies.append(("gradio_api/queue/data", "\n".join(lines).encode()))
+        return lines
+
+
+def test_everything_a_reviewer_session_receives_is_blind(server):
+    with session_scope(server.engine) as session:
+        models = select(Model).where(Model.name != "placeholder")
+        model_ids = [str(m.id) for m in session.scalars(models)]
+        hashes = [m.content_hash for m in session.scalars(models) if m.content_hash]
+        locations = [m.location for m in session.scalars(models)]
+        names = [m.name for m in session.scalars(models)]
+        generation_ids = [str(i) for i in session.scalars(
+            select(Generation.id).where(Generation.model_id.in_([int(i) for i in model_ids])))]
+        comparison_ids = [str(c.id) for c in session.scalars(
+            select(Comparison).join(Study).where(Study.name == "blind"))]
+    assert min(map(int, model_ids)) >= FIRST_IDS["models"]
+    assert min(map(int, generation_ids)) >= FIRST_IDS["generations"]
+    assert len(hashes) == 2
+
+    recorder = Recorder(server.url)
+    try:
+        assert _login(recorder.http, "dee", "pw").status_code == 200
+        for path in ("", "config", "gradio_api/info", "gradio_api/openapi.json", "user",
+                     "gradio_api/token", "login_check"):
+            recorder.http.get(path)
+        assert any("process_completed" in line for line in recorder.queue_event("ui_load"))
+        assert recorder.run("studies") == ["blind"]
+        voted = 0
+        while True:
+            item = recorder.run("next_item", None)
+            if item["assignment_id"] is None:
+                break
+            assert recorder.run("item", item["assignment_id"])["left"] == item["left"]
+            if voted == 1:
+                assert recorder.run("skip", item["assignment_id"])["skipped"] is True
+            else:
+                recorder.run("vote", item["assignment_id"], "left", 2, "clearer", 3.0)
+                if voted == 0:
+                    recorder.run("change_vote", item["assignment_id"], "tie", None, None)
+            voted += 1
+        assert voted == 5
+        # A refusal is a response too.
+        refused = recorder.http.post("gradio_api/run/vote", json={"data": ["made-up", "left"]})
+        assert refused.status_code != 200 or "error" in refused.text
+    finally:
+        recorder.http.close()
+
+    assert len(recorder.bodies) > 20
+    forbidden = [*SECRETS, *names, *locations, *hashes, *model_ids, *generation_ids, *comparison_ids]
+    for url, body in recorder.bodies:
+        decoded = body.decode("utf-8", errors="replace")
+        for secret in forbidden:
+            assert secret not in decoded, f"{secret!r} reached the reviewer in {url}"
+        for key in ('"generation_id"', '"model_id"', '"comparison_id"', '"left_generation_id"',
+                    '"content_hash"', '"location"'):
+            assert key not in decoded, f"{key} reached the reviewer in {url}"
+
+
+# ----------------------------------------------------------------------------- kill -9
+
+
+REVIEW = str(Path(sys.executable).with_name("review"))
+LEASE_MINUTES = 0.05  # three seconds
+
+
+def _serve(database_url: str, port: int, log: Path) -> subprocess.Popen:
+    env = dict(os.environ, REVIEW_DATABASE_URL=database_url, REVIEW_LEASE_MINUTES=str(LEASE_MINUTES),
+               GRADIO_ANALYTICS_ENABLED="False")
+    process = subprocess.Popen([REVIEW, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                               env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/config", timeout=2).status_code == 401:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise AssertionError("review serve did not start: " + log.read_text()[-3000:])
+
+
+def _reviewer_loop(url: str, name: str, acknowledged: list, stop: threading.Event) -> None:
+    """Vote until there is nothing left, the server goes away, or ``stop`` is set."""
+    try:
+        with httpx.Client(base_url=url, timeout=20) as http:
+            assert _login(http, name, "pw").status_code == 200
+            while not stop.is_set():
+                response = http.post("gradio_api/run/next_item", json={"data": ["kill"]})
+                response.raise_for_status()
+                assignment_id = response.json()["data"][0]["assignment_id"]
+                if assignment_id is None:
+                    return
+                response = http.post("gradio_api/run/vote",
+                                     json={"data": [assignment_id, "right", None, None, 1.0]})
+                response.raise_for_status()
+                if response.json()["data"][0]["recorded"] is True:
+                    acknowledged.append((name, assignment_id))
+    except (httpx.TransportError, httpx.HTTPStatusError):
+        return  # the server was killed under us
+
+
+def test_kill_9_during_voting_loses_no_acknowledged_vote(engine, database_url, tmp_path):
+    """(The module's database: the study "kill" is this test's alone.)"""
+    n_items, overlap = 24, 2
+    first_wave, second_wave = ["k1", "k2", "k3", "k4"], ["k5", "k6", "k7", "k8"]
+    with session_scope(engine) as session:
+        make_blind_study(session, name="kill", n_items=n_items, overlap=overlap,
+                         reviewers=first_wave + second_wave)
+    log = tmp_path / "serve.log"
+    acknowledged: list[tuple[str, str]] = []
+    stop = threading.Event()
+
+    port = free_port()
+    process = _serve(database_url, port, log)
+    try:
+        threads = [threading.Thread(target=_reviewer_loop,
+                                    args=(f"http://127.0.0.1:{port}/", name, acknowledged, stop))
+                   for name in first_wave]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < 12 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.killpg(process.pid, signal.SIGKILL)  # mid-run: requests in flight
+        process.wait(timeout=10)
+        for thread in threads:
+            thread.join(timeout=30)
+        assert not any(t.is_alive() for t in threads)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    killed_at = len(acknowledged)
+    assert 12 <= killed_at < n_items * overlap, "the kill did not land mid-run"
+    with session_scope(engine) as session:
+        open_leases = session.scalar(select(func.count(Assignment.id)).join(Comparison).join(Study)
+                                     .where(Study.name == "kill", Assignment.status == "leased"))
+    assert open_leases > 0  # the killed reviewers were holding items
+
+    time.sleep(LEASE_MINUTES * 60 + 0.5)  # their leases run out
+    port = free_port()
+    process = _serve(database_url, port, log)
+    try:
+        for name in second_wave:
+            _reviewer_loop(f"http://127.0.0.1:{port}/", name, acknowledged, stop)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    with session_scope(engine) as session:
+        kill_items = select(Comparison.id).join(Study).where(Study.name == "kill")
+        rows = session.execute(select(Judgment.assignment_id, Judgment.comparison_id,
+                                      Assignment.status, Assignment.comparison_id)
+                               .join(Assignment, Assignment.id == Judgment.assignment_id,
+                                     isouter=True)
+                               .where(Judgment.comparison_id.in_(kill_items))).all()
+        per_item = Counter(row[1] for row in rows)
+        live_leases = session.scalar(select(func.count(Assignment.id)).where(
+            Assignment.comparison_id.in_(kill_items),
+            Assignment.status == "leased", Assignment.expires_at > utcnow()))
+    stored = Counter(row[0] for row in rows)
+    # Every acknowledged vote is stored, exactly once.
+    assert len(acknowledged) == len(set(acknowledged))
+    for _, assignment_id in acknowledged:
+        assert stored[assignment_id] == 1, assignment_id
+    # No half-written vote: each judgment belongs to a finished assignment of its item.
+    for assignment_id, comparison_id, status, assignment_comparison in rows:
+        assert assignment_id is not None and status == "done"
+        assert comparison_id == assignment_comparison
+    # The killed session's items went back to the pool and were completed by the second wave.
+    assert len(per_item) == n_items and set(per_item.values()) == {overlap}, per_item
+    assert len(rows) == n_items * overlap
+    assert live_leases == 0
+    assert len(acknowledged) > killed_at

@@ -78,19 +78,16 @@ class Context:
 
     def engine(self, *, require_schema: bool = True):  # noqa: ANN201 - sqlalchemy.Engine
         if self._engine is None:
-            from sqlalchemy.engine import make_url
-
-            from review.db import check_connection, make_engine
+            from review.db import check_connection, make_engine, sqlite_file
             from review.schema import current_revision, head_revision
 
-            url = self.settings.database_url
             engine = make_engine(self.settings)
             if engine.dialect.name == "sqlite":
-                database = make_url(url).database
-                if database and database != ":memory:" and not Path(database).exists():
+                database = sqlite_file(engine.url)
+                if database is not None and not database.exists():
                     if require_schema:
                         raise ReviewError(f"no database at {database}: run `review init` first")
-                    Path(database).parent.mkdir(parents=True, exist_ok=True)
+                    database.parent.mkdir(parents=True, exist_ok=True)
             check_connection(engine)
             if require_schema:
                 revision = current_revision(engine)
@@ -629,6 +626,8 @@ def demo(data_dir: Path | None, max_new_tokens: int, batch_size: int, host: str 
     from review.config import Settings
     from review.demo import prepare_demo
 
+    # Everything the demo needs is on this machine: never ask a model hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     ctx = _ctx()
     data_dir = (data_dir or ctx.settings.data_dir).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -654,6 +653,53 @@ def demo(data_dir: Path | None, max_new_tokens: int, batch_size: int, host: str 
         _warn_public_demo_passwords(ctx, host)
         web = importlib.import_module("apps.server")
         web.serve(settings, host=host, port=port)
+
+
+@app.group("db", no_args_is_help=True)
+def db_app() -> None:
+    """Back up and restore the database (a SQLite file or PostgreSQL)."""
+
+
+@db_app.command("backup")
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+def db_backup(file: Path, as_json: bool) -> None:
+    """Write a consistent backup of the database to FILE; safe while the app is running.
+
+    SQLite: a copy made with SQLite's online backup API (an ordinary SQLite file).
+    PostgreSQL: a pg_dump custom-format archive (needs pg_dump on PATH). FILE appears only
+    when the backup is complete; an existing FILE is replaced then, not before.
+
+    Example: review db backup backups/review-2025-01-31.db
+    """
+    from review.backup import backup_database
+
+    result = backup_database(_ctx().settings.database_url, file)
+    _emit(result.to_dict(), as_json,
+          f"backed up {result.database} to {result.output} ({result.bytes} bytes, "
+          f"schema revision {result.revision or 'none'})")
+
+
+@db_app.command("restore")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that already holds data.")
+@json_option
+def db_restore(file: Path, force: bool, as_json: bool) -> None:
+    """Restore a backup made by `review db backup` into the database (all or nothing).
+
+    A SQLite backup goes into a SQLite database, a pg_dump archive into PostgreSQL (with
+    pg_restore --clean --if-exists --no-owner, in one transaction). A database that already
+    holds data is replaced only with --force. Stop `review serve` and `review watch` first.
+
+    Example: review --db sqlite:///restored.db db restore backups/review-2025-01-31.db
+    """
+    from review.backup import restore_database
+
+    result = restore_database(_ctx().settings.database_url, file, force=force)
+    hint = "" if result.up_to_date else "; run `review init` to upgrade its schema"
+    _emit(result.to_dict(), as_json,
+          f"restored {result.source} into {result.database} "
+          f"(schema revision {result.revision}){hint}")
 
 
 # --------------------------------------------------------------------------- entry point

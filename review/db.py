@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import URL, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +31,24 @@ def _redact(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # an unparsable URL is reported as given
         return url
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file a SQLite URL points at; None for an in-memory database.
+
+    Understands the URI form too, e.g. a read-only connection
+    ``sqlite:///file:/srv/review.db?mode=ro&uri=true``.
+    """
+    parsed = make_url(url) if isinstance(url, str) else url
+    database = parsed.database
+    if not database or database == ":memory:":
+        return None
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1") and database.startswith("file:"):
+        path = unquote(urlsplit(database).path)
+        if not path or path == ":memory:" or parsed.query.get("mode") == "memory":
+            return None
+        return Path(path)
+    return Path(database)
 
 
 def make_engine(settings: Settings | str) -> Engine:

@@ -26,13 +26,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from review.errors import ReviewError
-from review.textfiles import jsonl_rows, line_error, read_utf8
+from review.textfiles import jsonl_rows, line_error, preview, read_utf8
 from review.models import Comparison, Generation, Judgment, Model, Prompt, PromptSet, Reviewer, Study
 
 WINNERS = {"model_a": "left", "model_b": "right", "tie": "tie", "tie (bothbad)": "both_bad"}
 KNOWN_KEYS = {"question_id", "model_a", "model_b", "winner", "judge", "turn", "conversation_a",
               "conversation_b", "category", "strength", "rationale", "seconds"}
 IMPORTED_PARAMS_HASH = "imported"
+IMPORTED_SET_SUFFIX = " (imported)"
+MAX_NAME_LENGTH = 200  # model, judge, prompt id, category, study: VARCHAR(200) columns
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,10 @@ def _text(path: Path, line: int, row: dict, key: str) -> str:
     value = row.get(key)
     if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
         raise line_error(path, line, f"field '{key}' must be a non-empty string")
-    return str(value).strip()
+    text = str(value).strip()
+    if len(text) > MAX_NAME_LENGTH:
+        raise line_error(path, line, f"field '{key}' must be at most {MAX_NAME_LENGTH} characters")
+    return text
 
 
 def _conversation(path: Path, line: int, row: dict, key: str) -> list[dict] | None:
@@ -79,7 +84,7 @@ def _parse_row(path: Path, line: int, row: Any) -> MTBenchRow:
             raise line_error(path, line, f"missing field '{key}'")
     winner = row["winner"]
     if winner not in WINNERS:
-        raise line_error(path, line, f"unknown winner {winner!r}: expected one of {', '.join(map(repr, WINNERS))}")
+        raise line_error(path, line, f"unknown winner {preview(winner)}: expected one of {', '.join(map(repr, WINNERS))}")
     turn = row.get("turn", 1)
     if isinstance(turn, bool) or not isinstance(turn, int) or turn < 1:
         raise line_error(path, line, "field 'turn' must be a positive integer")
@@ -98,8 +103,14 @@ def _parse_row(path: Path, line: int, row: Any) -> MTBenchRow:
     for key, value in (("category", category), ("rationale", rationale)):
         if value is not None and not isinstance(value, str):
             raise line_error(path, line, f"field '{key}' must be a string")
+    if category is not None and len(category) > MAX_NAME_LENGTH:
+        raise line_error(path, line, f"field 'category' must be at most {MAX_NAME_LENGTH} characters")
+    question_id = _text(path, line, row, "question_id")
+    if len(prompt_external_id(question_id, turn)) > MAX_NAME_LENGTH:
+        raise line_error(path, line, f"question_id and turn make a prompt id longer than "
+                                     f"{MAX_NAME_LENGTH} characters")
     return MTBenchRow(
-        line=line, question_id=_text(path, line, row, "question_id"), turn=turn,
+        line=line, question_id=question_id, turn=turn,
         model_a=model_a, model_b=model_b, choice=WINNERS[winner],
         judge=_text(path, line, row, "judge"),
         conversation_a=_conversation(path, line, row, "conversation_a"),
@@ -108,6 +119,11 @@ def _parse_row(path: Path, line: int, row: Any) -> MTBenchRow:
         rationale=rationale, seconds=float(seconds) if seconds is not None else None,
         meta={k: v for k, v in row.items() if k not in KNOWN_KEYS},
     )
+
+
+def prompt_external_id(question_id: str, turn: int) -> str:
+    """The id of the prompt of one question and turn in the imported prompt set."""
+    return question_id if turn == 1 else f"{question_id}/turn-{turn}"
 
 
 def parse_mtbench_file(path: Path) -> list[MTBenchRow]:
@@ -168,15 +184,17 @@ def import_mtbench(*, session: Session, study_name: str, rows: list[MTBenchRow],
     must occur in the file. The caller owns the transaction: on any error nothing is stored.
     """
     study_name = study_name.strip()
-    if not study_name:
-        raise ReviewError("study name must not be empty")
+    longest = MAX_NAME_LENGTH - len(IMPORTED_SET_SUFFIX)  # its prompt set is "<study> (imported)"
+    if not study_name or len(study_name) > longest:
+        raise ReviewError(f"study name must be 1 to {longest} characters")
     if session.scalar(select(Study.id).where(Study.name == study_name)) is not None:
         raise ReviewError(f"study {study_name!r} already exists: import into a new study")
     names = sorted({r.model_a for r in rows} | {r.model_b for r in rows})
     for label, name in (("candidate", candidate), ("baseline", baseline)):
         if name is not None and name not in names:
             raise ReviewError(f"--{label} {name!r} does not occur in the file "
-                              f"(models: {', '.join(names)})")
+                              f"(models: {', '.join(preview(n, 40) for n in names[:10])}"
+                              f"{', …' if len(names) > 10 else ''})")
     if (candidate is None) != (baseline is None):
         raise ReviewError("give both --candidate and --baseline, or neither")
 
@@ -186,7 +204,7 @@ def import_mtbench(*, session: Session, study_name: str, rows: list[MTBenchRow],
             models[name] = Model(name=name, kind="base", location=f"imported:{name}",
                                  meta={"source": "import-judgments"})
             session.add(models[name])
-    prompt_set = PromptSet(name=f"{study_name} (imported)")
+    prompt_set = PromptSet(name=f"{study_name}{IMPORTED_SET_SUFFIX}")
     if session.scalar(select(PromptSet.id).where(PromptSet.name == prompt_set.name)) is not None:
         raise ReviewError(f"prompt set {prompt_set.name!r} already exists")
     session.add(prompt_set)
@@ -209,7 +227,7 @@ def import_mtbench(*, session: Session, study_name: str, rows: list[MTBenchRow],
         prompt_key = (row.question_id, row.turn)
         if prompt_key not in prompts:
             messages = _prompt_messages(row)
-            external_id = row.question_id if row.turn == 1 else f"{row.question_id}/turn-{row.turn}"
+            external_id = prompt_external_id(row.question_id, row.turn)
             digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
             prompts[prompt_key] = Prompt(prompt_set_id=prompt_set.id, external_id=external_id,
                                          messages=messages, category=row.category,

@@ -25,13 +25,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from review.errors import ReviewError
-from review.textfiles import contains_nul, jsonl_rows, line_error, read_utf8
+from review.textfiles import jsonl_rows, line_error, loads_strict, preview, read_utf8, unstorable_text
 from review.models import Prompt, PromptSet
 
 ROLES = ("system", "user", "assistant")
 KNOWN_FIELDS = {"id", "prompt", "messages", "category", "reference"}
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 MAX_ID_LENGTH = 200
+MAX_NAME_LENGTH = 200  # prompt set names and categories: VARCHAR(200) columns
 
 
 @dataclass(frozen=True)
@@ -67,15 +68,21 @@ def _optional_text(path: Path, line: int, row: dict[str, Any], key: str) -> str 
         return None
     if not isinstance(value, str):
         raise line_error(path, line, f"field '{key}' must be a string, got {type(value).__name__}")
+    if key == "category" and len(value) > MAX_NAME_LENGTH:
+        raise line_error(path, line, f"field 'category' must be at most {MAX_NAME_LENGTH} characters")
     return value
 
 
 def _messages(path: Path, line: int, value: Any) -> list[dict[str, str]]:
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise line_error(path, line, "field 'messages' is not valid JSON") from None
+            value = loads_strict(value)
+        except ValueError as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            raise line_error(path, line, f"field 'messages' is not valid JSON: {reason}") from None
+        problem = unstorable_text(value)
+        if problem:
+            raise line_error(path, line, f"field 'messages' {problem}")
     if not isinstance(value, list) or not value:
         raise line_error(path, line, "field 'messages' must be a non-empty list of {role, content}")
     messages = []
@@ -84,7 +91,7 @@ def _messages(path: Path, line: int, value: Any) -> list[dict[str, str]]:
                 not isinstance(message.get("role"), str) or not isinstance(message.get("content"), str):
             raise line_error(path, line, f"message {position} must be an object with string 'role' and 'content'")
         if message["role"] not in ROLES:
-            raise line_error(path, line, f"message {position} has unknown role {message['role']!r} "
+            raise line_error(path, line, f"message {position} has unknown role {preview(message['role'])} "
                                     f"(expected one of {', '.join(ROLES)})")
         messages.append({"role": message["role"], "content": message["content"]})
     if messages[-1]["role"] != "user":
@@ -97,8 +104,9 @@ def _messages(path: Path, line: int, value: Any) -> list[dict[str, str]]:
 def _record(path: Path, line: int, row: Any) -> PromptRecord:
     if not isinstance(row, dict):
         raise line_error(path, line, f"expected a JSON object, got {type(row).__name__}")
-    if contains_nul(row):  # CSV rows; JSONL rows are checked as they are read
-        raise line_error(path, line, "contains a NUL character (\\u0000), which cannot be stored")
+    problem = unstorable_text(row)  # CSV rows; JSONL rows are checked as they are read
+    if problem:
+        raise line_error(path, line, problem)
     raw_id = row.get("id")
     if raw_id is None or raw_id == "":
         raise line_error(path, line, "missing field 'id'")
@@ -135,12 +143,16 @@ def _record(path: Path, line: int, row: Any) -> PromptRecord:
 
 def _csv_rows(path: Path, text: str):
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    start = 1  # the line where the record being read starts (a quoted value may span lines)
     try:
         header = reader.fieldnames
         if not header:
             raise line_error(path, 1, "empty CSV file: expected a header row with id and prompt")
         if "id" not in header or not ({"prompt", "messages"} & set(header)):
             raise line_error(path, 1, "CSV header must have the columns 'id' and 'prompt' (or 'messages')")
+        repeated = [name for position, name in enumerate(header) if name in header[:position]]
+        if repeated:  # DictReader would keep only the last column of that name
+            raise line_error(path, 1, f"CSV header repeats the column {preview(repeated[0])}")
         start = reader.line_num + 1
         for row in reader:
             if None in row:
@@ -150,7 +162,7 @@ def _csv_rows(path: Path, text: str):
             yield start, {key: (value if value != "" else None) for key, value in row.items()}
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise line_error(path, reader.line_num, f"malformed CSV: {exc}") from None
+        raise line_error(path, start, f"malformed CSV: {exc}") from None
 
 
 def parse_prompt_file(path: Path) -> list[PromptRecord]:
@@ -184,8 +196,8 @@ def import_prompts(*, session: Session, set_name: str, records: list[PromptRecor
     error and nothing is added. The caller owns the transaction.
     """
     set_name = set_name.strip()
-    if not set_name:
-        raise ReviewError("prompt set name must not be empty")
+    if not set_name or len(set_name) > MAX_NAME_LENGTH:
+        raise ReviewError(f"prompt set name must be 1 to {MAX_NAME_LENGTH} characters")
     prompt_set = session.scalar(select(PromptSet).where(PromptSet.name == set_name))
     if prompt_set is None:
         prompt_set = PromptSet(name=set_name)

@@ -20,7 +20,10 @@ def alembic_config(engine: Engine | None = None):  # noqa: ANN201 - alembic.conf
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     if engine is not None:
-        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+        # Alembic's config is a ConfigParser: a literal % (percent-encoded passwords, paths)
+        # must be doubled or it is read as interpolation syntax.
+        url = engine.url.render_as_string(hide_password=False)
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gradio_client import Client
 from sqlalchemy import Engine
 
 from tests.conftest import fresh_database
@@ -86,3 +88,23 @@ def screenshot_dir(tmp_path_factory) -> Path:
     path = Path(folder) if folder else tmp_path_factory.mktemp("shots")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="module")
+def clients(server):
+    """One logged-in gradio_client per account (password "pw"), made on first use, for the
+    module's own ``server`` fixture."""
+    made: dict[str, Client] = {}
+
+    def client(name: str) -> Client:
+        if name not in made:
+            made[name] = Client(server.url, auth=(name, "pw"), verbose=False)
+        return made[name]
+
+    yield client
+    # Closing a client waits about a second for its worker threads: close them together.
+    closers = [threading.Thread(target=c.close) for c in made.values()]
+    for closer in closers:
+        closer.start()
+    for closer in closers:
+        closer.join()

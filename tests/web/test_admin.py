@@ -8,11 +8,9 @@ when it is set.
 
 from __future__ import annotations
 
-import threading
 
 import httpx
 import pytest
-from gradio_client import Client
 from gradio_client.exceptions import AppError
 from sqlalchemy import select
 
@@ -61,23 +59,6 @@ def server(database_url):
     engine.dispose()
     with running_server(database_url) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def clients(server):
-    made: dict[str, Client] = {}
-
-    def client(name: str) -> Client:
-        if name not in made:
-            made[name] = Client(server.url, auth=(name, "pw"), verbose=False)
-        return made[name]
-
-    yield client
-    closers = [threading.Thread(target=c.close) for c in made.values()]
-    for closer in closers:
-        closer.start()
-    for closer in closers:
-        closer.join()
 
 
 def _study(server, name: str = STUDY) -> dict:

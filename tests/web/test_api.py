@@ -8,7 +8,6 @@ in, and nothing that comes back names a model, its location or a database id.
 from __future__ import annotations
 
 import json
-import threading
 
 import httpx
 import pytest
@@ -48,25 +47,6 @@ def server(database_url):
     engine.dispose()
     with running_server(database_url) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def clients(server):
-    """One logged-in gradio_client per account, made on first use."""
-    made: dict[str, Client] = {}
-
-    def client(name: str) -> Client:
-        if name not in made:
-            made[name] = Client(server.url, auth=(name, "pw"), verbose=False)
-        return made[name]
-
-    yield client
-    # Closing a client waits about a second for its worker threads: close them together.
-    closers = [threading.Thread(target=c.close) for c in made.values()]
-    for closer in closers:
-        closer.start()
-    for closer in closers:
-        closer.join()
 
 
 def _assert_blind(value) -> None:

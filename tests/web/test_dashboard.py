@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gradio_client import Client
 from gradio_client.exceptions import AppError
 from sqlalchemy import func, select
 
@@ -70,23 +68,6 @@ def server(database_url):
     engine.dispose()
     with running_server(database_url) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def clients(server):
-    made: dict[str, Client] = {}
-
-    def client(name: str) -> Client:
-        if name not in made:
-            made[name] = Client(server.url, auth=(name, "pw"), verbose=False)
-        return made[name]
-
-    yield client
-    closers = [threading.Thread(target=c.close) for c in made.values()]
-    for closer in closers:
-        closer.start()
-    for closer in closers:
-        closer.join()
 
 
 @contextmanager

@@ -366,6 +366,12 @@ def _reviewer_loop(url: str, name: str, acknowledged: list, stop: threading.Even
         return  # the server was killed under us
 
 
+def open_kill_leases(engine) -> int:
+    with session_scope(engine) as session:
+        return session.scalar(select(func.count(Assignment.id)).join(Comparison).join(Study)
+                              .where(Study.name == "kill", Assignment.status == "leased"))
+
+
 def test_kill_9_during_voting_loses_no_acknowledged_vote(engine, database_url, tmp_path):
     """(The module's database: the study "kill" is this test's alone.)"""
     n_items, overlap = 24, 2
@@ -388,6 +394,10 @@ def test_kill_9_during_voting_loses_no_acknowledged_vote(engine, database_url, t
         deadline = time.monotonic() + 60
         while len(acknowledged) < 12 and time.monotonic() < deadline:
             time.sleep(0.01)
+        # Kill while at least one reviewer holds a lease (between two votes every reviewer
+        # may briefly hold none), so that the expiry of leases is exercised.
+        while open_kill_leases(engine) == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
         os.killpg(process.pid, signal.SIGKILL)  # mid-run: requests in flight
         process.wait(timeout=10)
         for thread in threads:
@@ -398,10 +408,7 @@ def test_kill_9_during_voting_loses_no_acknowledged_vote(engine, database_url, t
             os.killpg(process.pid, signal.SIGKILL)
     killed_at = len(acknowledged)
     assert 12 <= killed_at < n_items * overlap, "the kill did not land mid-run"
-    with session_scope(engine) as session:
-        open_leases = session.scalar(select(func.count(Assignment.id)).join(Comparison).join(Study)
-                                     .where(Study.name == "kill", Assignment.status == "leased"))
-    assert open_leases > 0  # the killed reviewers were holding items
+    assert open_kill_leases(engine) > 0  # the killed reviewers were holding items
 
     time.sleep(LEASE_MINUTES * 60 + 0.5)  # their leases run out
     port = free_port()

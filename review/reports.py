@@ -507,15 +507,15 @@ def report_figures(data: dict[str, Any]) -> dict[str, go.Figure]:
 # --------------------------------------------------------------------------- HTML
 
 
-def _pct(value: float | None, digits: int = 1) -> str:
+def pct(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{100 * value:.{digits}f}%"
 
 
-def _num(value: float | None, digits: int = 3) -> str:
+def num(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _p_value(value: float | None) -> str:
+def p_value(value: float | None) -> str:
     """``p = 0.123`` or ``p < 0.001``."""
     if value is None:
         return "p n/a"
@@ -540,7 +540,7 @@ def _environment():  # noqa: ANN202 - jinja2.Environment
 
     environment = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    environment.filters.update(pct=_pct, num=_num, p_value=_p_value,
+    environment.filters.update(pct=pct, num=num, p_value=p_value,
                                odds_per_100_chars=_odds_per_100_chars)
     return environment
 

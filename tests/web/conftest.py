@@ -108,3 +108,25 @@ def clients(server):
         closer.start()
     for closer in closers:
         closer.join()
+
+
+def open_logged_in(browser, server, name: str, *, viewport: dict, ready: str | None):  # noqa: ANN001, ANN201
+    """Log ``name`` (password "pw") in through the page's form; returns (context, page, the
+    JS dialogs the page opened, which must stay empty). Waits for the ``ready`` selector,
+    or for the "signed in as" line when it is None."""
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    dialogs: list[str] = []
+
+    def on_dialog(dialog) -> None:  # noqa: ANN001
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.goto(server.url)
+    page.get_by_label("username").fill(name)
+    page.get_by_label("password").fill("pw")
+    page.get_by_role("button", name="Login").click()
+    target = page.locator(ready) if ready else page.locator("#whoami").get_by_text(name)
+    target.wait_for(timeout=20_000)
+    return context, page, dialogs

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from review.db import session_scope
 from review.models import Generation, Judgment, Reviewer
-from tests.web.conftest import module_database_url, running_server
+from tests.web.conftest import module_database_url, open_logged_in, running_server
 from tests.web.studydata import SECRETS, make_blind_study
 
 # Gradio's own queue statistics trip pandas deprecation warnings; nothing of ours.
@@ -56,22 +56,9 @@ def server(database_url):
 
 
 def _open(browser, server, name, viewport=None):
-    """A logged-in page (and the JS dialogs it opened, which must stay empty)."""
-    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
-    page = context.new_page()
-    dialogs: list[str] = []
-
-    def on_dialog(dialog) -> None:  # noqa: ANN001
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    page.goto(server.url)
-    page.get_by_label("username").fill(name)
-    page.get_by_label("password").fill("pw")
-    page.get_by_role("button", name="Login").click()
-    page.locator("#answer-a .answer-body").wait_for(timeout=20_000)
-    return context, page, dialogs
+    """A logged-in reviewer page, once the first answer shows."""
+    return open_logged_in(browser, server, name, viewport=viewport or {"width": 1280, "height": 800},
+                          ready="#answer-a .answer-body")
 
 
 def _judgment_count(server, name) -> int:

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from review.db import session_scope
 from review.models import Judgment, Reviewer
 from tests.factories import make_reviewer
-from tests.web.conftest import module_database_url, running_server
+from tests.web.conftest import module_database_url, open_logged_in, running_server
 from tests.web.studydata import SECRETS, make_blind_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
@@ -247,21 +247,8 @@ def test_every_export_format_downloads(server, clients):
 
 
 def _open(browser, server, name, viewport=None):
-    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
-    page = context.new_page()
-    dialogs: list[str] = []
-
-    def on_dialog(dialog) -> None:  # noqa: ANN001
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    page.goto(server.url)
-    page.get_by_label("username").fill(name)
-    page.get_by_label("password").fill("pw")
-    page.get_by_role("button", name="Login").click()
-    page.locator("#whoami").get_by_text(name).wait_for(timeout=20_000)
-    return context, page, dialogs
+    return open_logged_in(browser, server, name, viewport=viewport or {"width": 1280, "height": 900},
+                          ready=None)
 
 
 def choose(page, elem_id: str, value: str) -> None:

@@ -1,6 +1,6 @@
 """The admin tab (admins only): accounts, who works on which study, and study settings.
 
-The services are in :mod:`review.administration`; every callback here looks the account
+The services are in :mod:`review.campaign.administration`; every callback here looks the account
 up again from ``gr.Request`` and refuses anyone but an admin, whatever the page shows.
 The components start empty and are filled after login, so the page's config holds no
 account or study.
@@ -20,10 +20,9 @@ from typing import Any
 import gradio as gr
 
 from apps.context import AppContext, user_errors
-from review.errors import ReviewError
-from review.models import ROLES
+from review.auth.permissions import may
+from review.core.vocabulary import ROLES
 
-ADMIN_ROLES = ("admin",)
 ACCOUNT_COLUMNS = ["Account", "Role", "Active", "Studies"]
 THRESHOLDS_HELP = (
     "Decision thresholds (JSON; keys left out take their defaults): `margin` (ship needs a win "
@@ -36,12 +35,6 @@ THRESHOLDS_HELP = (
 
 def _message(text: str) -> str:
     return f'<p class="admin-message">{html.escape(text)}</p>'
-
-
-def _study_name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ReviewError("choose a study first")
-    return value
 
 
 def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
@@ -94,13 +87,14 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
     # ----------------------------------------------------------------- formatting
 
     def account_rows(session: Any) -> list[list[Any]]:
-        from review.administration import list_accounts
+        from review.auth.accounts import list_accounts
 
         return [[a.name, a.role, "yes" if a.active else "no", ", ".join(a.studies)]
                 for a in list_accounts(session=session)]
 
     def choices(session: Any) -> tuple[Any, Any]:
-        from review.administration import list_accounts, study_names
+        from review.auth.accounts import list_accounts
+        from review.campaign.administration import study_names
 
         return (gr.Dropdown(choices=study_names(session=session)),
                 gr.Dropdown(choices=[a.name for a in list_accounts(session=session)]))
@@ -123,14 +117,14 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
 
     @user_errors
     def refresh(request: gr.Request) -> tuple:
-        with ctx.account(request, roles=ADMIN_ROLES) as (session, _):
+        with ctx.account(request, action="administer") as (session, _):
             return (account_rows(session), *choices(session))
 
     @user_errors
     def create_account(new_name: str, new_role: str, new_password: str, request: gr.Request) -> tuple:
-        from review.administration import create_account as create
+        from review.auth.accounts import create_account as create
 
-        with ctx.account(request, write=True, roles=ADMIN_ROLES) as (session, _):
+        with ctx.account(request, write=True, action="administer") as (session, _):
             made = create(session=session, name=new_name, role=new_role, password=new_password)
             text = f"Created {made.role} account {made.name!r}."
             if made.generated_password:
@@ -139,19 +133,19 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
 
     @user_errors
     def open_study(study_name: str | None, request: gr.Request) -> tuple:
-        from review.administration import study_settings
+        from review.campaign.administration import study_settings
 
-        with ctx.account(request, roles=ADMIN_ROLES) as (session, _):
-            settings = study_settings(session=session, study=_study_name(study_name))
+        with ctx.account(request, action="administer") as (session, _):
+            settings = study_settings(session=session, study=study_name)
             return (*settings_values(settings), "")
 
     @user_errors
     def assign_reviewers(study_name: str | None, names: list[str] | None, request: gr.Request) -> tuple:
-        from review.administration import study_settings
-        from review.assignment import assign_reviewers as assign
+        from review.campaign.administration import study_settings
+        from review.campaign.membership import assign_reviewers as assign
 
-        with ctx.account(request, write=True, roles=ADMIN_ROLES) as (session, _):
-            target = _study_name(study_name)
+        with ctx.account(request, write=True, action="administer") as (session, _):
+            target = study_name
             added = assign(session=session, study=target, reviewers=list(names or []))
             settings = study_settings(session=session, study=target)
             text = (f"Added {', '.join(added)} to {target!r}." if added
@@ -162,11 +156,11 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
     def save_settings(study_name: str | None, new_overlap: Any, new_gold_rate: Any,
                       new_guidelines: str | None, new_thresholds: str | None,
                       request: gr.Request) -> tuple:
-        from review.administration import update_study_settings
+        from review.campaign.administration import update_study_settings
 
-        with ctx.account(request, write=True, roles=ADMIN_ROLES) as (session, _):
+        with ctx.account(request, write=True, action="administer") as (session, _):
             settings = update_study_settings(
-                session=session, study=_study_name(study_name), overlap=new_overlap,
+                session=session, study=study_name, overlap=new_overlap,
                 gold_rate=new_gold_rate, guidelines=new_guidelines,
                 thresholds=new_thresholds)
             return (*settings_values(settings), _message(f"Saved the settings of {settings.study!r}."))
@@ -174,10 +168,10 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
     def set_status(status: str):
         @user_errors
         def change(study_name: str | None, request: gr.Request) -> tuple:
-            from review.administration import set_study_status
+            from review.campaign.administration import set_study_status
 
-            with ctx.account(request, write=True, roles=ADMIN_ROLES) as (session, _):
-                settings = set_study_status(session=session, study=_study_name(study_name),
+            with ctx.account(request, write=True, action="administer") as (session, _):
+                settings = set_study_status(session=session, study=study_name,
                                             status=status)
                 word = "paused: it hands out no new items" if status == "paused" else "active again"
                 return status_html(settings), _message(f"{settings.study!r} is {word}.")
@@ -203,7 +197,7 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
 
     def on_login(role_name: str, request: gr.Request) -> list[Any]:
         """Values for :data:`login_outputs` when the page loads: filled only for admins."""
-        if role_name not in ADMIN_ROLES:
+        if not may(role_name, "administer"):
             return [gr.skip() for _ in login_outputs]
         return list(refresh(request))  # checks the role again
 

@@ -24,17 +24,14 @@ import gradio as gr
 from apps.context import AppContext, user_errors
 
 
-def _item(session: Any, reviewer: Any, study: Any, assignment_id: str | None) -> dict:
-    from review.assignment import item_view, reviewer_progress
-
-    counts = reviewer_progress(session=session, reviewer=reviewer, study=study)
-    progress = {"done": counts.done, "remaining": counts.remaining}
-    if assignment_id is None:
+def _item(screen: Any) -> dict:
+    progress = {"done": screen.progress.done, "remaining": screen.progress.remaining}
+    item = screen.item
+    if item is None:
         return {"assignment_id": None, "messages": [], "left": None, "right": None,
                 "progress": progress}
-    view = item_view(session=session, reviewer=reviewer, assignment_id=assignment_id)
-    return {"assignment_id": view.assignment_id, "status": view.status, "messages": view.messages,
-            "left": view.left, "right": view.right, "progress": progress}
+    return {"assignment_id": item.assignment_id, "status": item.status, "messages": item.messages,
+            "left": item.left, "right": item.right, "progress": progress}
 
 
 def _vote_dict(judgment: Any, assignment_id: str) -> dict:
@@ -47,7 +44,7 @@ def build_api(ctx: AppContext) -> None:
     @user_errors
     def studies(request: gr.Request) -> list:
         """Labels of the studies you are on."""
-        from review.assignment import reviewer_studies
+        from review.campaign.membership import reviewer_studies
 
         with ctx.account(request) as (session, reviewer):
             return [c.label for c in reviewer_studies(session=session, reviewer=reviewer)]
@@ -55,30 +52,29 @@ def build_api(ctx: AppContext) -> None:
     @user_errors
     def next_item(study: str | None = None, request: gr.Request = None) -> dict:
         """Your current item in the study (leasing the next one); assignment_id is null when done."""
-        from review.assignment import next_assignment, study_for_reviewer
+        from review.campaign.screen import next_screen
 
         with ctx.account(request, write=True) as (session, reviewer):
-            target = study_for_reviewer(session=session, reviewer=reviewer, label=study)
-            lease = next_assignment(session=session, reviewer=reviewer, study=target,
-                                    lease_minutes=ctx.settings.lease_minutes)
-            ctx.done_writing(session)
-            return _item(session, reviewer, target, lease.id if lease else None)
+            return _item(next_screen(session=session, reviewer=reviewer, study_label=study,
+                                     lease_minutes=ctx.settings.lease_minutes))
 
     @user_errors
     def item(assignment_id: str, request: gr.Request = None) -> dict:
         """One of your assignments again (prompt and answers)."""
-        from review.assignment import own_assignment
+        from review.campaign.leases import own_assignment
+        from review.campaign.screen import screen_for
 
         with ctx.account(request) as (session, reviewer):
             assignment = own_assignment(session=session, reviewer=reviewer, assignment_id=assignment_id)
-            return _item(session, reviewer, assignment.comparison.study, assignment.id)
+            return _item(screen_for(session=session, reviewer=reviewer,
+                                    study=assignment.comparison.study, assignment_id=assignment.id))
 
     @user_errors
     def vote(assignment_id: str, choice: str, strength: int | None = None,
              rationale: str | None = None, seconds: float | None = None,
              request: gr.Request = None) -> dict:
         """Vote on your assignment: left (A), right (B), tie or both_bad; strength 1-3 for A or B."""
-        from review.judgments import record_vote
+        from review.campaign.judgments import record_vote
 
         with ctx.account(request, write=True) as (session, reviewer):
             judgment = record_vote(session=session, reviewer=reviewer, assignment_id=assignment_id,
@@ -90,7 +86,7 @@ def build_api(ctx: AppContext) -> None:
     def change_vote(assignment_id: str, choice: str, strength: int | None = None,
                     rationale: str | None = None, request: gr.Request = None) -> dict:
         """Change your vote on an assignment within two minutes of casting it."""
-        from review.judgments import change_vote as change
+        from review.campaign.judgments import change_vote as change
 
         with ctx.account(request, write=True) as (session, reviewer):
             judgment = change(session=session, reviewer=reviewer, assignment_id=assignment_id,
@@ -100,7 +96,7 @@ def build_api(ctx: AppContext) -> None:
     @user_errors
     def skip(assignment_id: str, request: gr.Request = None) -> dict:
         """Give an assignment back without voting; you will not get that item again."""
-        from review.assignment import skip_assignment
+        from review.campaign.leases import skip_assignment
 
         with ctx.account(request, write=True) as (session, reviewer):
             skip_assignment(session=session, reviewer=reviewer, assignment_id=assignment_id)
@@ -111,10 +107,9 @@ def build_api(ctx: AppContext) -> None:
         """Items, judgments and judgments still needed per study (analysts and admins)."""
         from dataclasses import asdict
 
-        from apps.dashboard import ANALYST_ROLES
-        from review.assignment import study_progress as progress
+        from review.campaign.progress import study_progress as progress
 
-        with ctx.account(request, roles=ANALYST_ROLES) as (session, _):
+        with ctx.account(request, action="view_results") as (session, _):
             return [asdict(row) for row in progress(session=session)]
 
     for fn in (studies, next_item, item, vote, change_vote, skip, study_progress):

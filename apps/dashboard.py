@@ -3,9 +3,9 @@
 * Progress of every study (items, judgments, items × overlap, share done), refreshed by a
   button and every :data:`PROGRESS_SECONDS` by a timer that only an analyst's page starts.
 * For a chosen study, the views of the HTML report, from the same data and figure builders
-  (:mod:`review.reports`): verdict with reasons, win rate overall and per category, votes,
+  (:mod:`review.reporting.report`): verdict with reasons, win rate overall and per category, votes,
   agreement, position and length bias, ratings, and the reviewers table.
-* Downloads: the HTML report and the exports of :mod:`review.exports`.
+* Downloads: the HTML report and the exports of :mod:`review.interchange.exports`.
 
 Roles are enforced on the server: every callback looks the account up again from
 ``gr.Request`` and refuses anyone but analysts and admins. The tab is hidden from other
@@ -39,14 +39,11 @@ from apps.dashboard_views import (
     study_header,
     summary_cards,
 )
-from review.errors import ReviewError
-from review.exports import FORMATS as EXPORT_FORMATS
+from review.auth.permissions import may
+from review.interchange.exports import FORMATS as EXPORT_FORMATS
+from review.reporting.runner import DEFAULT_BOOTSTRAP, MAX_BOOTSTRAP, MIN_BOOTSTRAP, bootstrap_rounds
 
-ANALYST_ROLES = ("analyst", "admin")
 PROGRESS_SECONDS = 30.0
-DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP, MAX_BOOTSTRAP = 1000, 50, 10_000
-EXPORT_SUFFIXES = {"jsonl": ".jsonl", "csv": ".csv", "parquet": ".parquet",
-                   "mtbench": "-mtbench.jsonl", "dpo": "-dpo.jsonl"}
 PLOTS = ("win_rate", "votes", "ratings", "agreement", "position_bias", "length_bias")
 # Plots in two columns are half as wide as in the report: give them room to breathe.
 MIN_PLOT_HEIGHT = 360
@@ -82,24 +79,6 @@ class DownloadFolder:
 
     def close(self) -> None:
         self._directory.cleanup()
-
-
-def bootstrap_rounds(value: Any) -> int:
-    """The dashboard's bootstrap rounds: a whole number from 50 to 10,000."""
-    try:
-        rounds = int(value)
-    except (TypeError, ValueError):
-        rounds = None
-    if rounds is None or rounds != value or not MIN_BOOTSTRAP <= rounds <= MAX_BOOTSTRAP:
-        raise ReviewError(f"bootstrap rounds must be a whole number from {MIN_BOOTSTRAP} "
-                          f"to {MAX_BOOTSTRAP}, got {value!r}")
-    return rounds
-
-
-def _study_name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ReviewError("choose a study first")
-    return value
 
 
 def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str, Any]:
@@ -158,26 +137,27 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
 
     @user_errors
     def show_progress(request: gr.Request) -> str:
-        from review.assignment import study_progress
+        from review.campaign.progress import study_progress
 
-        with ctx.account(request, roles=ANALYST_ROLES) as (session, _):
+        with ctx.account(request, action="view_results") as (session, _):
             return progress_table(study_progress(session=session))
 
     @user_errors
     def refresh_all(request: gr.Request) -> tuple:
-        from review.assignment import study_progress
+        from review.campaign.progress import study_progress
 
-        with ctx.account(request, roles=ANALYST_ROLES) as (session, _):
+        with ctx.account(request, action="view_results") as (session, _):
             rows = study_progress(session=session)
         return progress_table(rows), gr.Dropdown(choices=[row.study for row in rows])
 
     @user_errors
     def show_study(name: str | None, n_rounds: float | None, request: gr.Request) -> tuple:
-        from review.pairing import get_study
-        from review.reports import build_report_data, report_figures
+        from review.core.lookup import get_study
+        from review.reporting.figures import report_figures
+        from review.reporting.report import build_report_data
 
-        with ctx.account(request, roles=ANALYST_ROLES) as (session, _):
-            target = get_study(session=session, name=_study_name(name))
+        with ctx.account(request, action="view_results") as (session, _):
+            target = get_study(session=session, name=name)
             data = build_report_data(session=session, study=target,
                                      n_bootstrap=bootstrap_rounds(n_rounds))
         figures = report_figures(data)
@@ -191,30 +171,25 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
 
     @user_errors
     def build_report(name: str | None, n_rounds: float | None, request: gr.Request) -> Any:
-        from review.exports import safe_file_name
-        from review.pairing import get_study
-        from review.reports import build_report_data, render_report_html
+        from review.core.lookup import get_study
+        from review.reporting.report import build_report_data, render_report_html, report_file_name
 
-        with ctx.account(request, roles=ANALYST_ROLES) as (session, _):
-            target = get_study(session=session, name=_study_name(name))
+        with ctx.account(request, action="view_results") as (session, _):
+            target = get_study(session=session, name=name)
             data = build_report_data(session=session, study=target,
                                      n_bootstrap=bootstrap_rounds(n_rounds))
-        path = downloads.new_file(safe_file_name(data["study"]["name"], prefix="report-",
-                                                 suffix=".html"))
+        path = downloads.new_file(report_file_name(data["study"]["name"]))
         path.write_text(render_report_html(data), encoding="utf-8")
         return gr.DownloadButton(value=str(path), label=f"Download {path.name}", visible=True)
 
     @user_errors
     def build_export(name: str | None, fmt: str | None, request: gr.Request) -> Any:
-        from review.exports import safe_file_name, write_export
-        from review.pairing import get_study
+        from review.interchange.exports import export_file_name, write_export
+        from review.core.lookup import get_study
 
-        with ctx.account(request, roles=ANALYST_ROLES) as (session, _):
-            target = get_study(session=session, name=_study_name(name))
-            if fmt not in EXPORT_SUFFIXES:
-                raise ReviewError(f"unknown export format {fmt!r}: expected one of "
-                                  f"{', '.join(EXPORT_FORMATS)}")
-            path = downloads.new_file(safe_file_name(target.name, suffix=EXPORT_SUFFIXES[fmt]))
+        with ctx.account(request, action="view_results") as (session, _):
+            target = get_study(session=session, name=name)
+            path = downloads.new_file(export_file_name(target.name, fmt))
             with path.open("wb") as out:
                 count = write_export(session=session, study=target, fmt=fmt, out=out)
         unit = "pairs" if fmt == "dpo" else "judgments"
@@ -236,7 +211,7 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
 
     def on_login(role: str, request: gr.Request) -> list[Any]:
         """Values for :data:`login_outputs` when the page loads: filled only for analysts."""
-        if role not in ANALYST_ROLES:
+        if not may(role, "view_results"):
             return [gr.skip() for _ in login_outputs]
         table_html, choices = refresh_all(request)  # checks the role again
         return [table_html, choices, gr.Timer(active=True)]

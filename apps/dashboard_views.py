@@ -1,8 +1,8 @@
-"""HTML and table rows of the analyst dashboard, from :func:`review.reports.build_report_data`.
+"""HTML and table rows of the analyst dashboard, from :func:`review.reporting.report.build_report_data`.
 
 Pure formatting: no database, no Gradio. Every piece of user text (study, model, reviewer
 and category names, verdict reasons) is escaped here; the plots escape their own labels
-(:mod:`review.reports`).
+(:mod:`review.reporting.report`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from review.reports import num, p_value, pct
+from review.reporting.formatters import num, p_value, pct
 
 PROGRESS_COLUMNS = ("Study", "Status", "Overlap", "Items", "Gold items", "Judgments",
                     "Needed (items × overlap)", "Still to collect", "Done", "Reviewers")
@@ -27,7 +27,7 @@ def _e(value: Any) -> str:
 
 
 def progress_table(rows: list[Any]) -> str:
-    """Study progress rows (:class:`review.assignment.StudyProgress`) as an HTML table.
+    """Study progress rows (:class:`review.campaign.progress.StudyProgress`) as an HTML table.
 
     "Needed" is items × overlap, "still to collect" the judgments regular items still
     lack (an item judged more than k times does not make up for another), and "done" the

@@ -1,18 +1,18 @@
-"""``POST /login`` with limits on failed attempts, and sessions that expire.
+"""``POST /login`` and ``/logout`` over the database's login sessions, for every process.
 
-Gradio's own login route hands the ``auth=`` callable only a name and a password, so it
-cannot limit attempts per client address. :func:`make_server_app` builds the FastAPI
-app that Gradio then fills with its routes (``launch(_app=...)``, as ``gradio.Server``
-does): our ``/login`` is registered first, so it is the one that answers, with Gradio's
-contract unchanged (form fields ``username`` and ``password``; 200 ``{"success": true}``
-and the session cookies, or 400 ``Incorrect credentials.``). On top of it:
+Gradio's own login route hands the ``auth=`` callable only a name and a password and keeps
+its sessions in the process's memory. :func:`make_server_app` builds the FastAPI app that
+Gradio then fills with its routes (``launch(_app=...)``, as ``gradio.Server`` does): our
+``/login`` and ``/logout`` are registered first, so they are the ones that answer, with
+Gradio's contract unchanged (form fields ``username`` and ``password``; 200
+``{"success": true}`` and the session cookies, or 400 ``Incorrect credentials.``).
 
-* failed attempts are limited per account name and per client address
-  (:class:`review.ratelimit.LoginThrottle`); past the limit the answer is 429 with the
-  wait in ``Retry-After`` and in the message, whatever the password;
-* the session tokens expire ``AppContext.session_hours`` after sign-in
-  (:class:`review.ratelimit.ExpiringTokens`); an expired session gets 401 like one that
-  never signed in.
+The rules are :func:`review.auth.login.log_in`: failed attempts are limited per account
+name and per client address, shared by every process on the database (past a limit the
+answer is 429 with the wait in ``Retry-After`` and in the message, whatever the password),
+and a session lasts ``Settings.session_hours``. The session cookie's name is the same in
+every process, and Gradio looks each request's cookie up in :class:`DatabaseTokens`, so a
+login through one replica is valid on every other (no sticky sessions).
 
 The client address is the TCP peer. Behind a reverse proxy every request comes from the
 proxy, so the per-address limit then applies to everybody together; the per-name limit
@@ -22,44 +22,65 @@ still holds.
 from __future__ import annotations
 
 import math
-import secrets
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.responses import JSONResponse, ORJSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import OAuth2PasswordRequestForm
-from gradio.routes import App
+from gradio.routes import App, ORJSONResponse
 
 from apps.context import AppContext
-from review.ratelimit import ExpiringTokens
+
+# The session cookie's suffix, the same in every process (Gradio draws a random one per
+# process, which would tie a login to the process that issued it).
+COOKIE_ID = "review"
 
 
-def login_limits(ctx: AppContext, name: str, address: str) -> dict[str, int]:
-    """The throttle keys of one attempt and the failures each may have in the window."""
-    return {f"name:{name}": ctx.max_failed_logins_per_name,
-            f"address:{address}": ctx.max_failed_logins_per_address}
+class DatabaseTokens:
+    """Gradio's ``app.tokens`` (session token -> account name), read from the database.
 
+    Only lookups are offered: sessions are created and ended by our ``/login`` and
+    ``/logout`` through :mod:`review.auth.sessions`.
+    """
 
-def refusal_message(wait_s: float) -> str:
-    minutes = max(1, math.ceil(wait_s / 60))
-    unit = "minute" if minutes == 1 else "minutes"
-    return f"Too many failed sign-in attempts. Try again in {minutes} {unit}."
+    def __init__(self, ctx: AppContext) -> None:
+        self._ctx = ctx
+
+    def get(self, token: str | None, default: Any = None) -> str | None:
+        from review.auth.sessions import account_for_token
+
+        if not token:
+            return default
+        with self._ctx.session() as session:
+            name = account_for_token(session=session, token=token)
+        return default if name is None else name
+
+    def __getitem__(self, token: str) -> str:
+        name = self.get(token)
+        if name is None:
+            raise KeyError(token)
+        return name
+
+    def __contains__(self, token: object) -> bool:
+        return isinstance(token, str) and self.get(token) is not None
 
 
 class ReviewServerApp(App):
-    """Gradio's server app with expiring session tokens (set up by :func:`make_server_app`)."""
+    """Gradio's server app with its sessions in the database (set up by :func:`make_server_app`)."""
 
     def __init__(self, ctx: AppContext, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.review_context = ctx
+        self.cookie_id = COOKIE_ID
 
     def configure_app(self, blocks: Any) -> None:
         super().configure_app(blocks)
-        self.tokens = ExpiringTokens(max_age_s=self.review_context.session_hours * 3600)
+        self.tokens = DatabaseTokens(self.review_context)
 
 
 def make_server_app(ctx: AppContext) -> ReviewServerApp:
     """The app to pass to ``Blocks.launch(_app=...)``; ``auth=`` must be set there too."""
+    # Gradio's own JSON response class, as its create_app uses.
     server = ReviewServerApp(ctx, default_response_class=ORJSONResponse)
 
     @server.post("/login")
@@ -67,30 +88,48 @@ def make_server_app(ctx: AppContext) -> ReviewServerApp:
     async def login(request: Request, form_data: OAuth2PasswordRequestForm = Depends()):
         import anyio
 
-        name, password = form_data.username.strip(), form_data.password
+        from review.auth.login import log_in, refusal_message
+
         address = request.client.host if request.client else "unknown"
-        limits = login_limits(ctx, name, address)
-        # Parallel guesses at one account count at once; an address's failures after the
-        # check, so that many reviewers behind one address can sign in together.
-        early = frozenset({f"name:{name}"})
-        wait = ctx.login_throttle.begin(limits, counted_early=early)
-        if wait is not None:
-            raise HTTPException(status_code=429, detail=refusal_message(wait),
-                                headers={"Retry-After": str(math.ceil(wait))})
         # scrypt is slow on purpose: off the event loop.
-        if not await anyio.to_thread.run_sync(ctx.check_password, name, password):
-            ctx.login_throttle.failed(limits, counted_early=early)
+        result = await anyio.to_thread.run_sync(
+            lambda: log_in(database=ctx.database, name=form_data.username,
+                           password=form_data.password, address=address))
+        if result.retry_after_s is not None:
+            raise HTTPException(status_code=429, detail=refusal_message(result.retry_after_s),
+                                headers={"Retry-After": str(math.ceil(result.retry_after_s))})
+        if result.token is None:
             raise HTTPException(status_code=400, detail="Incorrect credentials.")
-        ctx.login_throttle.succeeded(limits)
-        token = secrets.token_urlsafe(32)
-        server.tokens[token] = name
         response = JSONResponse(content={"success": True})
         # The same two cookies as Gradio's login: one for HTTPS (cross-site frames), one for HTTP.
-        max_age = int(ctx.session_hours * 3600)
-        response.set_cookie(key=f"access-token-{server.cookie_id}", value=token, httponly=True,
-                            samesite="none", secure=True, max_age=max_age)
-        response.set_cookie(key=f"access-token-unsecure-{server.cookie_id}", value=token,
+        max_age = int(ctx.settings.session_hours * 3600)
+        response.set_cookie(key=f"access-token-{server.cookie_id}", value=result.token,
+                            httponly=True, samesite="none", secure=True, max_age=max_age)
+        response.set_cookie(key=f"access-token-unsecure-{server.cookie_id}", value=result.token,
                             httponly=True, samesite="lax", max_age=max_age)
+        return response
+
+    @server.get("/logout")
+    @server.get("/logout/")
+    async def logout(request: Request):
+        """End every session of the account (as Gradio's logout does), then go to the login page."""
+        import anyio
+
+        from review.auth.sessions import end_login_sessions
+
+        token = (request.cookies.get(f"access-token-{server.cookie_id}")
+                 or request.cookies.get(f"access-token-unsecure-{server.cookie_id}"))
+
+        def end() -> None:
+            name = server.tokens.get(token)
+            if name is not None:
+                with ctx.session(write=True) as session:
+                    end_login_sessions(session=session, account=name)
+
+        await anyio.to_thread.run_sync(end)
+        response = RedirectResponse(url=request.scope.get("root_path", "") + "/", status_code=302)
+        response.delete_cookie(key=f"access-token-{server.cookie_id}", path="/")
+        response.delete_cookie(key=f"access-token-unsecure-{server.cookie_id}", path="/")
         return response
 
     return server

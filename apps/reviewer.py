@@ -72,49 +72,39 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
         """The session's state if it belongs to this account (a state is never shared)."""
         return current if current and current.get("user") == reviewer.name else None
 
-    def lease(session: Any, reviewer: Any, label: str | None) -> tuple[Any, str | None]:
-        """The study on screen and the reviewer's current (or next) assignment id in it."""
-        from review.assignment import next_assignment, study_for_reviewer
-
-        target = study_for_reviewer(session=session, reviewer=reviewer, label=label)
-        current = next_assignment(session=session, reviewer=reviewer, study=target,
-                                  lease_minutes=ctx.settings.lease_minutes)
-        return target, current.id if current is not None else None
-
-    def show(session: Any, reviewer: Any, target: Any, assignment_id: str | None,
-             message: str = "", mode: str = "vote") -> tuple:
-        """The screen for one assignment (after the writes: see AppContext.done_writing)."""
-        from review.assignment import item_view, reviewer_progress
-
-        ctx.done_writing(session)
-        counts = reviewer_progress(session=session, reviewer=reviewer, study=target)
-        view = (item_view(session=session, reviewer=reviewer, assignment_id=assignment_id)
-                if assignment_id is not None else None)
-        progress_text = f"**{counts.done}** done · **{counts.remaining}** remaining"
-        rules = render_guidelines(target.guidelines)
+    def show(screen: Any, message: str = "") -> tuple:
+        """The page's outputs for a :class:`review.campaign.screen.Screen`."""
+        progress_text = f"**{screen.progress.done}** done · **{screen.progress.remaining}** remaining"
+        rules = render_guidelines(screen.study.guidelines)
+        view = screen.item
         if view is None:
-            idle = ("This study is paused." if target.status != "active"
+            idle = ("This study is paused." if screen.paused
                     else "Nothing left for you to review right now. Thank you!")
             return (None, " ".join(filter(None, [message, idle])), progress_text, rules,
                     gr.Column(visible=False), "", EMPTY_ANSWER, EMPTY_ANSWER, None, "")
-        new_state = {"assignment": view.assignment_id, "mode": mode, "shown_at": time.time(),
-                     "user": reviewer.name}
+        new_state = {"assignment": view.assignment_id, "mode": screen.mode, "shown_at": time.time(),
+                     "user": screen.reviewer}
         return (new_state, message, progress_text, rules, gr.Column(visible=True),
                 render_conversation(view.messages), render_answer(view.left, "A"),
                 render_answer(view.right, "B"), None, "")
 
+    def next_screen(session: Any, reviewer: Any, label: str | None, message: str = "") -> tuple:
+        from review.campaign.screen import next_screen as screen
+
+        return show(screen(session=session, reviewer=reviewer, study_label=label,
+                           lease_minutes=ctx.settings.lease_minutes), message)
+
     @user_errors
     def open_study(label: str | None, request: gr.Request) -> tuple:
         with ctx.account(request, write=True) as (session, reviewer):
-            target, assignment_id = lease(session, reviewer, label)
-            return show(session, reviewer, target, assignment_id)
+            return next_screen(session, reviewer, label)
 
     def make_vote(choice: str):
         @user_errors
         def vote(current: dict | None, label: str | None, how_much: int | None, why: str | None,
                  request: gr.Request) -> tuple:
-            from review.errors import ReviewError
-            from review.judgments import change_vote, record_vote
+            from review.core.errors import ReviewError
+            from review.campaign.judgments import change_vote, record_vote
 
             with ctx.account(request, write=True) as (session, reviewer):
                 current = screen_of(reviewer, current)
@@ -133,14 +123,13 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
                         message = f"Vote recorded: {CHOICE_WORDS[choice]}."
                 except ReviewError as exc:
                     message = f"Not recorded: {exc}"
-                target, assignment_id = lease(session, reviewer, label)
-                return show(session, reviewer, target, assignment_id, message)
+                return next_screen(session, reviewer, label, message)
 
         return vote
 
     @user_errors
     def skip_item(current: dict | None, label: str | None, request: gr.Request) -> tuple:
-        from review.assignment import skip_assignment
+        from review.campaign.leases import skip_assignment
 
         with ctx.account(request, write=True) as (session, reviewer):
             current = screen_of(reviewer, current)
@@ -151,25 +140,22 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
                 message = "Skipped."
             else:
                 message = ""
-            target, assignment_id = lease(session, reviewer, label)
-            return show(session, reviewer, target, assignment_id, message)
+            return next_screen(session, reviewer, label, message)
 
     @user_errors
     def change_last(label: str | None, request: gr.Request) -> tuple:
-        from review.assignment import study_for_reviewer
-        from review.judgments import CHANGE_WINDOW_SECONDS, last_vote
+        from review.campaign.judgments import CHANGE_WINDOW_SECONDS
+        from review.campaign.screen import change_screen
 
         with ctx.account(request, write=True) as (session, reviewer):
-            target = study_for_reviewer(session=session, reviewer=reviewer, label=label)
-            previous = last_vote(session=session, reviewer=reviewer, study=target)
-            if previous is None:
-                target, assignment_id = lease(session, reviewer, label)
-                return show(session, reviewer, target, assignment_id,
-                            f"Only a vote cast in the last {int(CHANGE_WINDOW_SECONDS // 60)} "
-                            "minutes can be changed.")
-            message = (f"Changing your previous vote (it was: {CHOICE_WORDS[previous.choice]}). "
-                       "Vote again, or press Skip to keep it.")
-            return show(session, reviewer, target, previous.assignment_id, message, mode="change")
+            screen = change_screen(session=session, reviewer=reviewer, study_label=label)
+            if screen is None:
+                return next_screen(session, reviewer, label,
+                                   f"Only a vote cast in the last {int(CHANGE_WINDOW_SECONDS // 60)} "
+                                   "minutes can be changed.")
+            return show(screen, f"Changing your previous vote (it was: "
+                                f"{CHOICE_WORDS[screen.previous_choice]}). "
+                                "Vote again, or press Skip to keep it.")
 
     # The page's own events: not offered to API clients (apps.api has the named endpoints),
     # though every one of them checks the account like the API does.

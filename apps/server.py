@@ -2,7 +2,7 @@
 
 * Login: ``POST /login`` with form fields ``username`` and ``password`` logs in browsers
   and API clients alike (:mod:`apps.login`, Gradio's contract, checking the reviewers
-  table with :func:`review.accounts.authenticate`); failed attempts are limited per
+  table with :func:`review.auth.accounts.authenticate`); failed attempts are limited per
   account and per client address, and a session lasts ``session_hours`` (12 by default);
   ``/logout`` logs out.
 * Authorization: every callback reads the account from ``gr.Request.username`` and checks
@@ -15,7 +15,7 @@
 
 Example::
 
-    from review.config import Settings
+    from review.core.config import Settings
     serve(Settings(database_url="sqlite:///review.db"), host="127.0.0.1", port=7860)
 """
 
@@ -29,7 +29,7 @@ import gradio as gr
 
 from apps.context import AppContext, user_errors
 from apps.dashboard_views import DASHBOARD_CSS
-from review.config import Settings
+from review.core.config import Settings
 
 TITLE = "Blind review"
 AUTH_MESSAGE = ("Sign in with the reviewer account you were given. After 5 failed attempts, "
@@ -106,12 +106,22 @@ CSS = """
 
 
 def make_auth(ctx: AppContext) -> Callable[[str, str], Any]:
-    """The ``auth=`` callable: checks the reviewers table off the event loop (scrypt is slow)."""
+    """The ``auth=`` callable that tells Gradio the app needs a login.
+
+    Logins go through :mod:`apps.login` (the throttle and database sessions); this check of
+    the reviewers table is what Gradio's own route would use, were it ever reached.
+    """
 
     async def check(username: str, password: str) -> bool:
         import anyio
 
-        return await anyio.to_thread.run_sync(ctx.check_password, username, password)
+        from review.auth.accounts import authenticate
+
+        def valid() -> bool:
+            with ctx.session() as session:
+                return authenticate(session=session, name=username, password=password) is not None
+
+        return await anyio.to_thread.run_sync(valid)
 
     return check
 
@@ -121,9 +131,9 @@ def build_app(settings: Settings) -> gr.Blocks:
 
     The engine is made here, from ``settings``; nothing is shared between apps.
     """
-    from apps.admin import ADMIN_ROLES, build_admin_tab
+    from apps.admin import build_admin_tab
     from apps.api import build_api
-    from apps.dashboard import ANALYST_ROLES, DownloadFolder, build_dashboard_tab
+    from apps.dashboard import DownloadFolder, build_dashboard_tab
     from apps.render import code_css
     from apps.reviewer import build_review_tab, no_study_screen
 
@@ -148,14 +158,15 @@ def build_app(settings: Settings) -> gr.Blocks:
 
         @user_errors
         def on_load(request: gr.Request) -> tuple:
-            from review.assignment import reviewer_studies
+            from review.auth.permissions import may
+            from review.campaign.membership import reviewer_studies
 
             with ctx.account(request) as (session, reviewer):
                 labels = [c.label for c in reviewer_studies(session=session, reviewer=reviewer)]
                 role = reviewer.role
                 whoami_text = f"Signed in as **{html.escape(reviewer.name)}** ({role})"
             screen = review["open_study"](labels[0], request) if labels else no_study_screen()
-            analyst, admin_role = role in ANALYST_ROLES, role in ADMIN_ROLES
+            analyst, admin_role = may(role, "view_results"), may(role, "administer")
             # An analyst or admin who reviews nothing starts on the dashboard.
             selected = gr.Tabs(selected="dashboard") if analyst and not labels else gr.skip()
             return (whoami_text, gr.Dropdown(choices=labels, value=labels[0] if labels else None,
@@ -204,5 +215,5 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     try:
         launch(app, host=host or settings.host, port=port or settings.port, block=True, quiet=False)
     finally:
-        app.review_context.engine.dispose()
+        app.review_context.database.dispose()
         app.review_downloads.close()

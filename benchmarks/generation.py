@@ -28,7 +28,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from review.demo_model import ensure_demo_model  # noqa: E402
+from review.demo.model import ensure_demo_model  # noqa: E402
 from review.generation import GenerationParams, GenerationRequest, ModelSpec  # noqa: E402
 
 TARGET_RATIO = 4.0

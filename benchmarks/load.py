@@ -111,8 +111,8 @@ def reviewer_loop(base: str, name: str, tally: Tally, *, deadline: float, think:
 def check_database(url: str, tally: Tally, overlap: int) -> dict:
     from sqlalchemy import func, select
 
-    from review.db import make_engine, session_scope
-    from review.models import Judgment
+    from review.core.db import make_engine, session_scope
+    from review.core.models import Judgment
 
     engine = make_engine(url)
     try:

@@ -28,8 +28,8 @@ from sqlalchemy import insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from review.db import make_engine, session_scope  # noqa: E402
-from review.models import (  # noqa: E402
+from review.core.db import make_engine, session_scope  # noqa: E402
+from review.core.models import (
     Comparison,
     Generation,
     Judgment,
@@ -39,7 +39,7 @@ from review.models import (  # noqa: E402
     Reviewer,
     Study,
 )
-from review.schema import upgrade_head  # noqa: E402
+from review.core.schema import upgrade_head  # noqa: E402
 
 TARGET_SECONDS = 30.0
 CATEGORIES = ("writing", "roleplay", "reasoning", "math", "coding", "extraction", "stem", "humanities")
@@ -139,10 +139,10 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="Also write the report to this file.")
     args = parser.parse_args()
 
-    from review.analysis import analyze_study
-    from review.dataset import study_judgments
-    from review.pairing import get_study
-    from review.reports import build_report_data, render_report_html
+    from review.reporting.runner import analyze_study
+    from review.reporting.dataset import study_judgments
+    from review.core.lookup import get_study
+    from review.reporting.report import build_report_data, render_report_html
 
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"

@@ -103,8 +103,8 @@ def postgres_database(server_url: str) -> Iterator[str]:
 
 def seed(url: str, *, reviewers: int, items: int, overlap: int) -> list[str]:
     """A migrated database with one study of ``items`` items and ``reviewers`` accounts on it."""
-    from review.db import make_engine, session_scope
-    from review.models import (
+    from review.core.db import make_engine, session_scope
+    from review.core.models import (
         Comparison,
         Generation,
         Model,
@@ -114,8 +114,8 @@ def seed(url: str, *, reviewers: int, items: int, overlap: int) -> list[str]:
         Study,
         StudyReviewer,
     )
-    from review.schema import upgrade_head
-    from review.security import hash_password
+    from review.core.schema import upgrade_head
+    from review.auth.passwords import hash_password
 
     engine = make_engine(url)
     upgrade_head(engine)
@@ -159,10 +159,11 @@ def run_service(url: str, names: list[str], *, votes: int, think: float) -> Late
     from sqlalchemy import select
 
     from apps.context import AppContext
-    from review.assignment import item_view, next_assignment, reviewer_progress
-    from review.config import Settings
-    from review.judgments import record_vote
-    from review.models import Reviewer, Study
+    from review.campaign.leases import next_assignment
+    from review.campaign.screen import item_view, reviewer_progress
+    from review.core.config import Settings
+    from review.campaign.judgments import record_vote
+    from review.core.models import Reviewer, Study
 
     app = AppContext.from_settings(Settings(database_url=url))
     engine, session_scope = app.engine, app.session
@@ -375,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.db in ("postgres", "both"):
         server = os.environ.get("REVIEW_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
         try:
-            from review.db import check_connection, make_engine
+            from review.core.db import check_connection, make_engine
 
             probe = make_engine(server)
             check_connection(probe)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from review.config import Settings
-from review.db import make_engine
-from review.models import Base
+from review.core.config import Settings
+from review.core.db import make_engine
+from review.core.models import Base
 
 config = context.config
 target_metadata = Base.metadata

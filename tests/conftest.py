@@ -80,8 +80,8 @@ def database_url(tmp_path):
 @pytest.fixture
 def engine(database_url):
     """An engine on a database whose schema was made by the migrations."""
-    from review.db import make_engine
-    from review.schema import upgrade_head
+    from review.core.db import make_engine
+    from review.core.schema import upgrade_head
 
     engine = make_engine(database_url)
     upgrade_head(engine)
@@ -92,7 +92,7 @@ def engine(database_url):
 @pytest.fixture
 def session(engine):
     """A session on the migrated database; the test commits what it wants kept."""
-    from review.db import session_factory
+    from review.core.db import session_factory
 
     session = session_factory(engine)()
     yield session

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from review.models import Comparison, Generation, Model, Prompt, PromptSet, Reviewer, Study
-from review.security import hash_password
+from review.core.models import Comparison, Generation, Model, Prompt, PromptSet, Reviewer, Study
+from review.auth.passwords import hash_password
 
 
 def make_model(session, name="base", kind="base", location="/models/base", base=None, **kw):

@@ -8,9 +8,9 @@ import sys
 
 from sqlalchemy import select
 
-from review.db import session_scope
-from review.models import Reviewer
-from review.security import verify_password
+from review.core.db import session_scope
+from review.core.models import Reviewer
+from review.auth.passwords import verify_password
 
 
 def test_status_before_init_says_what_to_do(cli):

@@ -7,9 +7,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from review.db import session_scope
-from review.models import Comparison, Generation, Reviewer, Study, StudyReviewer
-from review.security import verify_password
+from review.core.db import session_scope
+from review.core.models import Comparison, Generation, Reviewer, Study, StudyReviewer
+from review.auth.passwords import verify_password
 
 
 @pytest.mark.slow
@@ -47,8 +47,9 @@ def test_demo_prepares_a_study_and_a_second_start_is_instant(cli, engine, tmp_pa
 
 
 def test_public_demo_passwords_are_flagged_off_loopback(cli, engine, database_url, capsys):
-    from review.cli import Context, _warn_public_demo_passwords
-    from review.demo import demo_passwords_in_use, is_loopback
+    from review.cli.base import Context
+    from review.cli.web import _warn_public_demo_passwords
+    from review.demo.setup import demo_passwords_in_use, is_loopback
 
     assert cli("init")[0] == 0
     assert cli("reviewers", "add", "alice", "--password", "alice-demo")[0] == 0

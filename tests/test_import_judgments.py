@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from review.dataset import study_judgments
-from review.db import session_scope
-from review.models import Comparison, Generation, Judgment, Model, Reviewer, Study
+from review.reporting.dataset import study_judgments
+from review.core.db import session_scope
+from review.core.models import Comparison, Generation, Judgment, Model, Reviewer, Study
 
 
 def conversation(question: str, answer: str) -> list[dict]:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from review.db import session_scope
-from review.models import Comparison, Generation, Model, Study
+from review.core.db import session_scope
+from review.core.models import Comparison, Generation, Model, Reviewer, Study
 from tests.tiny_models import build_llama, write_trainer_state
 
 
@@ -104,7 +104,7 @@ def test_generate_is_idempotent_and_records_how(project, engine):
 
 
 def test_an_answer_with_nul_characters_is_stored_on_every_database(project, engine):
-    from review.answers import store_answer
+    from review.generation.job import store_answer
     from review.generation import GenerationParams, GenerationResult
 
     params = GenerationParams(max_new_tokens=4)
@@ -126,10 +126,11 @@ def test_pair_generates_missing_answers_and_creates_items(project, engine):
                              "--set", "demo", "--max-new-tokens", "8", "--json")
     assert code == 0, err
     assert json.loads(out) == {"study": "s1", "created": True, "items_added": 6, "items_total": 6,
-                               "prompts_without_both_answers": 0}
+                               "prompts_without_both_answers": 0, "answers_generated": 12}
     code, out, _ = project("pair", "--study", "s1", "--candidate", "tuned", "--baseline", "base",
                            "--set", "demo", "--max-new-tokens", "8", "--json")
-    assert json.loads(out)["created"] is False and json.loads(out)["items_added"] == 0
+    again = json.loads(out)
+    assert again["created"] is False and again["items_added"] == 0 and again["answers_generated"] == 0
     with session_scope(engine) as session:
         study = session.scalar(select(Study))
         assert study.overlap == 3 and study.candidate.name == "tuned"
@@ -186,7 +187,7 @@ def make_checkpoint(run: Path, step: int, seed: int, *, complete: bool = True) -
 
 def test_watch_registers_complete_checkpoints_in_order_once(project, engine, tmp_path):
     from review.generation import GenerationParams
-    from review.watcher import CheckpointWatcher
+    from review.registry.watcher import CheckpointWatcher
 
     run = tmp_path / "run-a"
     run.mkdir()
@@ -241,7 +242,7 @@ def test_trainer_callback_registers_saved_checkpoints(project, engine, database_
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
 
-    from review.integrations import ReviewCallback
+    from review.registry.callback import ReviewCallback
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
     model = AutoModelForCausalLM.from_pretrained(tiny_llama)
@@ -258,3 +259,68 @@ def test_trainer_callback_registers_saved_checkpoints(project, engine, database_
         rows = session.execute(select(Model.name, Model.training_step, Model.kind)
                                .where(Model.run_name == "run-c").order_by(Model.training_step)).all()
     assert rows == [("run-c/checkpoint-2", 2, "finetune"), ("run-c/checkpoint-4", 4, "finetune")]
+
+
+def _vote_all(engine, study_name: str, reviewer_name: str, *, candidate_wins: bool) -> int:
+    """One reviewer votes on every item of the study, for or against its candidate, through
+    the same services the web app uses; returns the number of votes."""
+    from review.campaign.judgments import record_vote
+    from review.campaign.leases import next_assignment
+    from review.campaign.membership import assign_reviewers
+    from review.core.lookup import get_study
+    from tests.factories import make_reviewer
+
+    votes = 0
+    with session_scope(engine, write=True) as session:
+        reviewer = session.scalar(select(Reviewer).where(Reviewer.name == reviewer_name))
+        if reviewer is None:
+            reviewer = make_reviewer(session, reviewer_name)
+        study = get_study(session=session, name=study_name)
+        assign_reviewers(session=session, study=study_name, reviewers=[reviewer_name])
+        while (lease := next_assignment(session=session, reviewer=reviewer, study=study)) is not None:
+            candidate_left = lease.left_generation_id == lease.comparison.generation_a_id
+            choice = "left" if candidate_left == candidate_wins else "right"
+            record_vote(session=session, reviewer=reviewer, assignment_id=lease.id, choice=choice)
+            votes += 1
+    return votes
+
+
+def test_watch_pairs_a_new_checkpoint_with_the_best_earlier_one_by_real_votes(project, engine, tmp_path):
+    from review.generation import GenerationParams
+    from review.registry.watcher import CheckpointWatcher
+
+    run = tmp_path / "run-c"
+    run.mkdir()
+    make_checkpoint(run, 10, seed=10)
+    make_checkpoint(run, 20, seed=20)
+
+    def watcher():
+        return CheckpointWatcher(engine=engine, directory=run, baseline="base", set_name="demo",
+                                 params=GenerationParams(max_new_tokens=6), settle_seconds=0,
+                                 min_judgments=6)
+
+    first = watcher()
+    first.poll()
+    assert first.poll() == ["run-c/checkpoint-10", "run-c/checkpoint-20"]
+    # Reviewers prefer checkpoint 10 to the base model and the base model to checkpoint 20:
+    # the best earlier checkpoint is 10, although 20 is the latest.
+    assert _vote_all(engine, "run-c/checkpoint-10 vs base", "rita", candidate_wins=True) == 6
+    assert _vote_all(engine, "run-c/checkpoint-20 vs base", "rita", candidate_wins=False) == 6
+    make_checkpoint(run, 30, seed=30)
+    later = watcher()
+    later.poll()
+    assert later.poll() == ["run-c/checkpoint-30"]
+    with session_scope(engine) as session:
+        studies = set(session.scalars(select(Study.name).where(Study.name.like("run-c/checkpoint-30%"))))
+    assert studies == {"run-c/checkpoint-30 vs base", "run-c/checkpoint-30 vs run-c/checkpoint-10"}
+
+    # With fewer votes than min_judgments the latest earlier checkpoint is the opponent.
+    make_checkpoint(run, 40, seed=40)
+    fewer = CheckpointWatcher(engine=engine, directory=run, baseline="base", set_name="demo",
+                              params=GenerationParams(max_new_tokens=6), settle_seconds=0,
+                              min_judgments=7)
+    fewer.poll()
+    assert fewer.poll() == ["run-c/checkpoint-40"]
+    with session_scope(engine) as session:
+        studies = set(session.scalars(select(Study.name).where(Study.name.like("run-c/checkpoint-40%"))))
+    assert studies == {"run-c/checkpoint-40 vs base", "run-c/checkpoint-40 vs run-c/checkpoint-30"}

@@ -48,8 +48,8 @@ def test_import_then_reimport_changes_nothing(initialised, tmp_path):
 def test_import_keeps_messages_and_metadata(initialised, tmp_path, engine):
     from sqlalchemy import select
 
-    from review.db import session_scope
-    from review.models import Prompt
+    from review.core.db import session_scope
+    from review.core.models import Prompt
 
     path = write_jsonl(tmp_path / "p.jsonl", [
         {"id": "m", "messages": [{"role": "system", "content": "Be brief."},
@@ -130,7 +130,7 @@ def test_sample_prompts_import(initialised):
     assert code == 0, err
     added = json.loads(out)["added"]
     assert added >= 40
-    from review.prompts import parse_prompt_file
+    from review.campaign.prompts import parse_prompt_file
 
     categories = {r.category for r in parse_prompt_file(SAMPLE)}
     assert len(categories) >= 4 and None not in categories

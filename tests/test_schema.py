@@ -8,8 +8,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from review.models import Base, Judgment
-from review.schema import current_revision, head_revision, upgrade_head
+from review.core.models import Base, Judgment
+from review.core.schema import current_revision, head_revision, upgrade_head
 from tests.factories import make_reviewer, make_study_with_items
 
 
@@ -47,7 +47,13 @@ def test_second_judgment_is_refused_by_the_database(engine, session):
             "metadata, created_at) VALUES (:c, :r, :g, 'right', '{}', CURRENT_TIMESTAMP)"),
             {"c": item.id, "r": reviewer.id, "g": item.generation_b_id})
     message = str(excinfo.value.orig).lower()
-    assert "uq_judgments_comparison_id_reviewer_id" in message or "unique" in message
+    if engine.dialect.name == "postgresql":  # PostgreSQL names the constraint it enforced
+        assert 'unique constraint "uq_judgments_comparison_id_reviewer_id"' in message
+    else:  # SQLite names the columns
+        assert "unique constraint failed: judgments.comparison_id, judgments.reviewer_id" in message
+    # Either way the constraint exists under its name in the migrated schema.
+    names = {c["name"] for c in inspect(engine).get_unique_constraints("judgments")}
+    assert "uq_judgments_comparison_id_reviewer_id" in names
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM judgments")).scalar() == 1
 
@@ -77,7 +83,7 @@ def test_foreign_keys_are_enforced(engine):
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path):
-    from review.db import make_engine
+    from review.core.db import make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
     with engine.connect() as connection:

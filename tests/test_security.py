@@ -1,4 +1,4 @@
-from review.security import hash_password, verify_password
+from review.auth.passwords import hash_password, verify_password
 
 
 def test_hash_is_salted_and_verifies():

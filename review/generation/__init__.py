@@ -29,7 +29,8 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
-from review.errors import ReviewError
+from review.core.errors import ReviewError
+from review.core.models import MODEL_KINDS
 
 __all__ = [
     "BACKEND_MODULES",
@@ -42,8 +43,6 @@ __all__ = [
     "generate",
     "validate_model",
 ]
-
-MODEL_KINDS = ("base", "finetune", "adapter", "endpoint")
 
 # Backend name -> module exposing ``generate(spec, requests, params, *, batch_size, progress)``.
 BACKEND_MODULES = {

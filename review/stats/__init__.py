@@ -17,74 +17,65 @@ The agreement functions are generic, over a long DataFrame with columns ``item``
     >>> percent_agreement(long)
     0.5
 
-Modules: :mod:`~review.stats.outcomes` (the one mapping from choices to outcomes),
+The names below are loaded on first use, so that importing one small module of this package
+(such as :mod:`~review.stats.choices`, which the database schema reads) loads no numerical
+library.
+
+Modules: :mod:`~review.stats.choices` (the vote choices), :mod:`~review.stats.outcomes` (the
+one mapping from choices to outcomes),
 :mod:`~review.stats.winrate`, :mod:`~review.stats.agreement`, :mod:`~review.stats.bias`,
 :mod:`~review.stats.ratings`, :mod:`~review.stats.reviewers`, :mod:`~review.stats.items`,
 :mod:`~review.stats.decision`, :mod:`~review.stats.analysis`, with the vectorised resampling in
 :mod:`~review.stats.bootstrap`.
 """
 
-from review.stats.agreement import (
-    fleiss_kappa,
-    krippendorff_alpha,
-    krippendorff_alpha_interval,
-    pairwise_cohen_kappa,
-    percent_agreement,
-)
-from review.stats.analysis import analyze, decide_study
-from review.stats.bias import (
-    length_bias,
-    length_controlled_win_rate,
-    position_bias,
-    position_bias_by_reviewer,
-)
-from review.stats.decision import (
-    Decision,
-    DecisionEvidence,
-    DecisionThresholds,
-    additional_judgments_needed,
-    decide,
-)
-from review.stats.items import item_disagreement
-from review.stats.outcomes import candidate_outcomes, encode
-from review.stats.ratings import Rating, bradley_terry
-from review.stats.reviewers import reviewer_summary
-from review.stats.winrate import (
-    DecisiveWinRate,
-    WinRate,
-    sign_test,
-    wilson_interval,
-    win_rate,
-    win_rate_by_category,
-)
+from __future__ import annotations
 
-__all__ = [
-    "Decision",
-    "DecisionEvidence",
-    "DecisionThresholds",
-    "DecisiveWinRate",
-    "Rating",
-    "WinRate",
-    "additional_judgments_needed",
-    "analyze",
-    "bradley_terry",
-    "candidate_outcomes",
-    "decide",
-    "decide_study",
-    "encode",
-    "fleiss_kappa",
-    "item_disagreement",
-    "krippendorff_alpha",
-    "krippendorff_alpha_interval",
-    "length_bias",
-    "length_controlled_win_rate",
-    "pairwise_cohen_kappa",
-    "percent_agreement",
-    "position_bias",
-    "position_bias_by_reviewer",
-    "reviewer_summary",
-    "sign_test",
-    "wilson_interval",
-    "win_rate",
-    "win_rate_by_category",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Decision": "review.stats.decision",
+    "DecisionEvidence": "review.stats.decision",
+    "DecisionThresholds": "review.stats.decision",
+    "DecisiveWinRate": "review.stats.winrate",
+    "Rating": "review.stats.ratings",
+    "WinRate": "review.stats.winrate",
+    "additional_judgments_needed": "review.stats.decision",
+    "analyze": "review.stats.analysis",
+    "bradley_terry": "review.stats.ratings",
+    "candidate_outcomes": "review.stats.outcomes",
+    "decide": "review.stats.decision",
+    "decide_study": "review.stats.analysis",
+    "encode": "review.stats.outcomes",
+    "fleiss_kappa": "review.stats.agreement",
+    "item_disagreement": "review.stats.items",
+    "krippendorff_alpha": "review.stats.agreement",
+    "krippendorff_alpha_interval": "review.stats.agreement",
+    "length_bias": "review.stats.bias",
+    "length_controlled_win_rate": "review.stats.bias",
+    "pairwise_cohen_kappa": "review.stats.agreement",
+    "percent_agreement": "review.stats.agreement",
+    "position_bias": "review.stats.bias",
+    "position_bias_by_reviewer": "review.stats.bias",
+    "reviewer_summary": "review.stats.reviewers",
+    "sign_test": "review.stats.winrate",
+    "wilson_interval": "review.stats.winrate",
+    "win_rate": "review.stats.winrate",
+    "win_rate_by_category": "review.stats.winrate",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'review.stats' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -16,12 +16,19 @@ All return None when the lengths needed are missing.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.special import expit
 
 from review.stats.logistic import fit_logistic
+from review.stats.winrate import wilson_interval
+
+# The length curve: up to this many quantile groups, and none below this many usable votes.
+LENGTH_BINS = 4
+MIN_LENGTH_VOTES = 10
 
 LENGTH_UNIT = 1000.0
 MIN_LENGTH_VOTES = 10
@@ -170,3 +177,39 @@ def length_controlled_win_rate(candidate_frame: pd.DataFrame, confidence: float 
         "p_value": float(fit.p_value[1]) if spread > 0 else None,
         "n": int(len(score)),
     }
+
+
+def length_bins(encoded: pd.DataFrame, *, confidence: float = 0.95,
+                bins: int = LENGTH_BINS) -> list[dict[str, Any]]:
+    """Share of decisive votes won by the longer answer, by how much longer it was.
+
+    Votes are grouped into up to ``bins`` quantile groups of the absolute length difference
+    (characters); each group has the share and its Wilson interval. Empty when fewer than
+    :data:`MIN_LENGTH_VOTES` decisive votes compare answers of different lengths.
+
+    Example:
+        >>> frame = pd.DataFrame({"left_won": [1.0, 0.0] * 10, "length_left": [300.0, 100.0] * 10,
+        ...                       "length_right": [100.0] * 20})
+        >>> [(row["n"], row["longer_win_rate"]) for row in length_bins(frame, bins=1)]
+        [(10, 1.0)]
+    """
+    left_won = encoded["left_won"].to_numpy(dtype=float)
+    length_left = encoded["length_left"].to_numpy(dtype=float)
+    length_right = encoded["length_right"].to_numpy(dtype=float)
+    difference = length_left - length_right
+    usable = ~np.isnan(left_won) & ~np.isnan(difference) & (difference != 0)
+    if usable.sum() < MIN_LENGTH_VOTES:
+        return []
+    gap = np.abs(difference[usable])
+    longer_won = (difference[usable] > 0) == (left_won[usable] == 1.0)
+    codes = (pd.qcut(gap, q=bins, labels=False, duplicates="drop") if bins > 1
+             else np.zeros(len(gap), dtype=int))
+    rows = []
+    for code in np.unique(codes):
+        members = codes == code
+        n = int(members.sum())
+        wins = int(longer_won[members].sum())
+        low, high = wilson_interval(wins, n, confidence)
+        rows.append({"min_chars": int(gap[members].min()), "max_chars": int(gap[members].max()),
+                     "n": n, "longer_win_rate": wins / n, "ci_low": low, "ci_high": high})
+    return rows

@@ -3,14 +3,19 @@ unclear guidelines or careless votes.
 
 An item's disagreement is the share of disagreeing pairs among all pairs of its pair-coded
 votes (1 - its percent agreement); only items with at least two votes are ranked.
+
+Also per item: the answer a majority preferred (:func:`item_majority`, for DPO pairs) and vote
+counts per model pair (:func:`vote_pairs`).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from review.stats.outcomes import A_WINS, B_WINS, BOTH_BAD, TIE
+from review.stats.outcomes import A_WINS, B_WINS, BOTH_BAD, TIE, encode
 
 N_CODES = 4
 
@@ -73,3 +78,72 @@ def item_disagreement(encoded: pd.DataFrame, top: int = 20) -> list[dict]:
             }
         )
     return rows
+
+
+def vote_pairs(encoded: pd.DataFrame) -> list[dict[str, Any]]:
+    """Vote counts per model pair (models sorted), most judged pair first.
+
+    Args:
+        encoded: non-gold judgments, as :func:`review.stats.encode` returns them.
+
+    Returns:
+        ``[{model_a, model_b, model_a_wins, model_b_wins, tie, both_bad, n}, ...]``.
+    """
+    if len(encoded) == 0:
+        return []
+    plain = pd.DataFrame({"model_a": encoded["model_a"].astype(str).to_numpy(dtype=object),
+                          "model_b": encoded["model_b"].astype(str).to_numpy(dtype=object),
+                          "code": encoded["code"].to_numpy(dtype=np.int64)})
+    counts = (plain.groupby(["model_a", "model_b", "code"]).size()
+              .unstack("code", fill_value=0).reindex(columns=range(4), fill_value=0))
+    rows = []
+    for (model_a, model_b), row in counts.iterrows():
+        values = [int(v) for v in row.to_numpy()]
+        rows.append({"model_a": str(model_a), "model_b": str(model_b), "model_a_wins": values[0],
+                     "model_b_wins": values[1], "tie": values[2], "both_bad": values[3],
+                     "n": sum(values)})
+    return sorted(rows, key=lambda r: (-r["n"], r["model_a"], r["model_b"]))
+
+
+def item_majority(judgments: pd.DataFrame) -> pd.DataFrame:
+    """Per item, the model that more than half of its reviewers preferred.
+
+    One vote per reviewer and item (the last one). Items whose majority is tie or both_bad,
+    and items without a majority, are left out. Gold items should be removed first.
+
+    Returns a DataFrame with ``item``, ``winner`` (model name), ``loser``, ``votes`` (for the
+    winner) and ``n_votes``, items in order of first appearance.
+
+    Example:
+        >>> frame = pd.DataFrame({"item": ["1", "1", "1", "2", "2"],
+        ...     "rater": ["a", "b", "c", "a", "b"], "model_left": ["ft", "base", "ft", "ft", "ft"],
+        ...     "model_right": ["base", "ft", "base", "base", "base"],
+        ...     "choice": ["left", "right", "right", "left", "right"]})
+        >>> item_majority(frame)[["item", "winner", "votes", "n_votes"]].values.tolist()
+        [['1', 'ft', 2, 3]]
+    """
+    encoded = encode(judgments)
+    winner = encoded["winner"].astype(object)
+    pick = winner.where(winner.notna(), encoded["choice"].astype(object))
+    plain = pd.DataFrame({
+        "item": encoded["item"].astype(str).to_numpy(dtype=object),
+        "rater": encoded["rater"].astype(str).to_numpy(dtype=object),
+        "pick": pick.to_numpy(dtype=object),
+        "model_a": encoded["model_a"].astype(str).to_numpy(dtype=object),
+        "model_b": encoded["model_b"].astype(str).to_numpy(dtype=object),
+    }).drop_duplicates(["item", "rater"], keep="last")
+    columns = ["item", "winner", "loser", "votes", "n_votes"]
+    if plain.empty:
+        return pd.DataFrame(columns=columns)
+    n_votes = plain.groupby("item", sort=False).size()
+    counts = plain.groupby(["item", "pick"], sort=False).size().rename("votes").reset_index()
+    top = counts.sort_values("votes", ascending=False, kind="stable").drop_duplicates("item")
+    top["n_votes"] = top["item"].map(n_votes)
+    pairs = plain.drop_duplicates("item").set_index("item")
+    top = top[(2 * top["votes"] > top["n_votes"]) & ~top["pick"].isin(["tie", "both_bad"])]
+    top = top.set_index("item").reindex([i for i in n_votes.index if i in set(top["item"])])
+    loser = np.where(top["pick"].to_numpy() == pairs.loc[top.index, "model_a"].to_numpy(),
+                     pairs.loc[top.index, "model_b"].to_numpy(), pairs.loc[top.index, "model_a"].to_numpy())
+    return pd.DataFrame({"item": top.index.to_numpy(dtype=object), "winner": top["pick"].to_numpy(dtype=object),
+                         "loser": loser, "votes": top["votes"].astype(int).to_numpy(),
+                         "n_votes": top["n_votes"].astype(int).to_numpy()}, columns=columns)

@@ -1,8 +1,10 @@
-"""Weighted logistic regression by Newton-Raphson, with Wald standard errors.
+"""Weighted logistic regression with Wald standard errors: scikit-learn fits, we add the errors.
 
-Small and dependency-free on purpose: the bias checks need coefficients *and* p-values, and
-fractional outcomes (a tie is half a win) are fitted as two weighted rows, which scikit-learn's
-estimator does not report standard errors for.
+The bias checks need coefficients *and* p-values. scikit-learn's ``LogisticRegression``
+(unpenalised, Newton-Cholesky) finds the maximum-likelihood coefficients; the Wald standard
+errors come from the Fisher information at that optimum, which scikit-learn does not report.
+A fractional outcome ``y`` (a tie is half a win) is fitted as two weighted rows: ``y`` of a
+success and ``1 - y`` of a failure, which is exactly its likelihood.
 """
 
 from __future__ import annotations
@@ -29,49 +31,47 @@ def fit_logistic(
     outcome: np.ndarray,
     weights: np.ndarray | None = None,
     *,
-    max_iter: int = 50,
+    max_iter: int = 100,
     tol: float = 1e-10,
 ) -> LogisticFit:
     """Maximum-likelihood logistic regression of ``outcome`` (0..1) on ``features``.
 
     ``features`` must contain an intercept column if one is wanted. A fractional outcome ``y``
-    is the likelihood of ``y`` successes and ``1 - y`` failures. Steps are halved whenever they
-    would lower the likelihood, so the fit never diverges.
+    is the likelihood of ``y`` successes and ``1 - y`` failures. Where the data separate the
+    outcomes perfectly the maximum does not exist: ``converged`` is then False.
 
     Example:
         >>> fit = fit_logistic(np.ones((4, 1)), np.array([1.0, 0.0, 1.0, 1.0]))
         >>> round(float(fit.coef[0]), 6)  # log(3 / 1): three successes in four
         1.098612
     """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
     features = np.asarray(features, dtype=float)
     outcome = np.asarray(outcome, dtype=float)
     weights = np.ones(len(outcome)) if weights is None else np.asarray(weights, dtype=float)
-    coef = np.zeros(features.shape[1])
-
-    def log_likelihood(beta: np.ndarray) -> float:
-        eta = features @ beta
-        return float((weights * (outcome * eta - np.logaddexp(0.0, eta))).sum())
-
-    current = log_likelihood(coef)
-    converged = False
-    information = np.eye(len(coef))
-    for _ in range(max_iter):
-        prob = expit(features @ coef)
-        gradient = features.T @ (weights * (outcome - prob))
-        information = (features * (weights * prob * (1.0 - prob))[:, None]).T @ features
-        step = np.linalg.lstsq(information, gradient, rcond=None)[0]
-        size = 1.0
-        while size > 1e-8:
-            trial = coef + size * step
-            value = log_likelihood(trial)
-            if value >= current - 1e-12:
-                break
-            size /= 2.0
-        coef, change = trial, size * np.abs(step).max()
-        current = value
-        if change < tol:
-            converged = True
-            break
+    rows = np.vstack([features, features])
+    labels = np.concatenate([np.ones(len(outcome)), np.zeros(len(outcome))])
+    row_weights = np.concatenate([weights * outcome, weights * (1.0 - outcome)])
+    keep = row_weights > 0
+    rows, labels, row_weights = rows[keep], labels[keep], row_weights[keep]
+    one_class = len(np.unique(labels)) < 2
+    if one_class:
+        # Every vote a win (or a loss): the likelihood has no maximum. A vanishing weight of
+        # the missing outcome at the mean row lets the fit stop at a large finite value.
+        rows = np.vstack([rows, features.mean(axis=0)])
+        labels = np.append(labels, 1.0 - labels[0])
+        row_weights = np.append(row_weights, 1e-9 * row_weights.sum())
+    model = LogisticRegression(C=np.inf, fit_intercept=False, solver="newton-cholesky",
+                               tol=tol, max_iter=max_iter)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(rows, labels, sample_weight=row_weights)
+    coef = model.coef_[0].astype(float)
+    converged = not one_class and not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     prob = expit(features @ coef)
     information = (features * (weights * prob * (1.0 - prob))[:, None]).T @ features
     covariance = np.linalg.pinv(information)

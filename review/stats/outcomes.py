@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-CHOICES = ("left", "right", "tie", "both_bad")
+from review.stats.choices import CHOICES
+
 
 A_WINS, B_WINS, TIE, BOTH_BAD = 0, 1, 2, 3
 PAIR_CODE_LABELS = ("model_a", "model_b", "tie", "both_bad")
@@ -202,9 +203,18 @@ def candidate_outcomes(encoded: pd.DataFrame, candidate: str, baseline: str) -> 
     return subset
 
 
-def pair_code_labels(codes: np.ndarray) -> np.ndarray:
-    """Readable labels for pair codes, e.g. ``array([0, 2]) -> ['model_a', 'tie']``."""
-    return np.asarray(PAIR_CODE_LABELS, dtype=object)[np.asarray(codes, dtype=int)]
+def side_chosen(choice: str, left, right):  # noqa: ANN001, ANN201 - any pair of values
+    """What was shown on the side a vote chose: ``left`` or ``right``; None for tie and both_bad.
+
+    The scalar form of the decoding above, for code that handles one vote at a time.
+
+    Example:
+        >>> side_chosen("right", "tuned", "base"), side_chosen("tie", "tuned", "base")
+        ('base', None)
+    """
+    if choice not in CHOICES:
+        raise ValueError(f"unknown choice {choice!r}; expected one of {list(CHOICES)}")
+    return left if choice == "left" else right if choice == "right" else None
 
 
 def _check_items_have_one_pair(frame: pd.DataFrame) -> None:

@@ -187,6 +187,22 @@ def sign_test(wins: int, losses: int, confidence: float = 0.95) -> DecisiveWinRa
     )
 
 
+def mean_score(judgments: pd.DataFrame, candidate: str, baseline: str) -> tuple[float, int]:
+    """The candidate's plain win rate (ties and both_bad count 1/2) and its number of votes.
+
+    No interval: for ranking (e.g. the best checkpoint so far), not for deciding.
+
+    Example:
+        >>> frame = pd.DataFrame({"item": ["1", "2", "3"], "rater": ["a", "a", "a"],
+        ...     "model_left": ["ft", "base", "ft"], "model_right": ["base", "ft", "base"],
+        ...     "choice": ["left", "left", "tie"]})
+        >>> mean_score(frame, "ft", "base")  # won, lost, tie: (1 + 0 + 0.5) / 3
+        (0.5, 3)
+    """
+    scores = candidate_outcomes(judgments, candidate, baseline)["score"].to_numpy(dtype=float)
+    return (float(scores.mean()) if len(scores) else 0.0), int(len(scores))
+
+
 def outcome_counts(outcomes: pd.Series | np.ndarray) -> dict[str, int]:
     """Counts of ``candidate``, ``baseline``, ``tie`` and ``both_bad`` outcomes.
 

@@ -4,7 +4,7 @@ import importlib.util
 
 import pytest
 
-from review import demo_model
+from review.demo import model as demo_model
 from review.generation import GenerationError, GenerationParams, GenerationRequest, ModelSpec, generate
 
 

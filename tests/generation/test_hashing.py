@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from review.hashing import content_hash, hashed_files
+from review.registry.hashing import content_hash, hashed_files
 from tests.tiny_models import build_llama
 
 

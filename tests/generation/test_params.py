@@ -75,7 +75,7 @@ def test_duplicate_keys_are_refused():
 
 
 def test_importing_the_package_does_not_import_torch():
-    code = ("import sys, review.generation, review.hashing, review.demo_model; "
+    code = ("import sys, review.generation, review.registry.hashing, review.demo.model; "
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -151,7 +151,7 @@ def test_endpoint_location_must_be_a_url():
 
 
 def gguf_or_skip():
-    from review.demo_model import demo_gguf_path
+    from review.demo.model import demo_gguf_path
 
     try:
         return demo_gguf_path()

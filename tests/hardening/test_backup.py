@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import MetaData, select, text
 from sqlalchemy.engine import make_url
 
-from review.backup import backup_kind
-from review.db import make_engine, session_scope
-from review.models import Reviewer
-from review.security import verify_password
+from review.interchange.backup import backup_kind
+from review.core.db import make_engine, session_scope
+from review.core.models import Reviewer
+from review.auth.passwords import verify_password
 from tests.conftest import fresh_database
 from tests.hardening.conftest import assert_one_error_line, write_lines
 

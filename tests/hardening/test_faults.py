@@ -27,7 +27,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import event, text
 
-import review.db
+import review.core.db
 from tests.hardening.conftest import assert_one_error_line, write_lines
 from tests.hardening.test_backup import study_file, table_contents
 from tests.tiny_models import build_llama, write_trainer_state
@@ -120,7 +120,7 @@ def test_full_database_gives_one_line_and_keeps_earlier_rows(cli, tmp_path, monk
     with sqlite3.connect(path) as connection:
         pages = connection.execute("PRAGMA page_count").fetchone()[0]
     connection.close()
-    make = review.db.make_engine
+    make = review.core.db.make_engine
 
     def capped_engine(settings):  # noqa: ANN001, ANN202
         engine = make(settings)
@@ -131,7 +131,7 @@ def test_full_database_gives_one_line_and_keeps_earlier_rows(cli, tmp_path, monk
 
         return engine
 
-    monkeypatch.setattr(review.db, "make_engine", capped_engine)
+    monkeypatch.setattr(review.core.db, "make_engine", capped_engine)
     big = prompts_file(tmp_path / "big.jsonl", 200, size=4000)
     for command in (("prompts", "import", big, "--set", "big"),
                     ("import-judgments", study_file(tmp_path / "many.jsonl", items=300), "--study", "many")):

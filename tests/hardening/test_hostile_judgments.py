@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from review.db import session_scope
-from review.io import KNOWN_KEYS, WINNERS, prompt_external_id
-from review.models import Comparison, Generation, Judgment, Model, Prompt, Reviewer, Study
-from review.status import database_counts
+from review.core.db import session_scope
+from review.interchange.mtbench import KNOWN_KEYS, WINNERS, prompt_external_id
+from review.core.models import Comparison, Generation, Judgment, Model, Prompt, Reviewer, Study
+from review.reporting.status import database_counts
 from tests.hardening.conftest import HYPOTHESIS, assert_one_error_line, counts, write_lines
 from tests.hardening.hostile import hostile_name, hostile_text, json_values
 from tests.hardening.test_hostile_prompts import INVALID_UTF8, first_error_line

@@ -12,10 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from review.db import session_scope
-from review.models import Prompt, PromptSet
-from review.prompts import KNOWN_FIELDS, ROLES
-from review.status import database_counts
+from review.core.db import session_scope
+from review.core.models import Prompt, PromptSet
+from review.campaign.prompts import KNOWN_FIELDS, ROLES
+from review.reporting.status import database_counts
 from tests.hardening.conftest import HYPOTHESIS, assert_one_error_line, counts, write_lines
 from tests.hardening.hostile import hostile_name, hostile_text, json_values
 

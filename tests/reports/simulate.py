@@ -8,7 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from review.models import Comparison, Generation, Judgment, Model, Prompt, PromptSet, Reviewer, Study
+from review.core.models import (
+    Comparison,
+    Generation,
+    Judgment,
+    Model,
+    Prompt,
+    PromptSet,
+    Reviewer,
+    Study,
+)
 
 CATEGORIES = ("writing", "coding", "math", "extraction", "safety")
 REVIEWERS = ("alice", "bob", "carol")

@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from review.db import session_scope
-from review.exports import EXPORT_COLUMNS
-from review.io import parse_mtbench_file
-from review.models import Judgment
+from review.core.db import session_scope
+from review.interchange.exports import EXPORT_COLUMNS
+from review.interchange.mtbench import parse_mtbench_file
+from review.core.models import Judgment
 from tests.factories import make_reviewer, make_study_with_items
 from tests.reports.simulate import demo_run, mtbench_file
 
@@ -131,8 +131,8 @@ def assert_close(actual, expected, path="result"):  # noqa: ANN001
 def assert_same_judgments(engine, original: str, copy: str) -> None:
     """The copy holds the original's non-gold judgments, row for row, and relabelling the
     items (new database ids) changes no statistic."""
-    from review.dataset import study_judgments
-    from review.pairing import get_study
+    from review.reporting.dataset import study_judgments
+    from review.core.lookup import get_study
     from review.stats import analyze
 
     with session_scope(engine) as session:
@@ -236,10 +236,10 @@ def test_export_errors_are_one_line_and_leave_nothing_behind(cli, demo, tmp_path
 
     def broken(*, session, study, fmt, out):  # noqa: ANN001, ANN202
         out.write(b'{"partial": ')
-        from review.errors import ReviewError
+        from review.core.errors import ReviewError
         raise ReviewError("disk trouble")
 
-    monkeypatch.setattr("review.exports.write_export", broken)
+    monkeypatch.setattr("review.interchange.exports.write_export", broken)
     code, _, err = cli("export", "--study", STUDY, "--format", "jsonl", "-o", target)
     assert code == 1 and "disk trouble" in err
     assert target.read_text() == "previous\n"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from review.db import session_scope
-from review.io import import_mtbench, parse_mtbench_file
-from review.pairing import get_study
-from review.reports import build_report_data, render_report_html
+from review.core.db import session_scope
+from review.interchange.mtbench import import_mtbench, parse_mtbench_file
+from review.core.lookup import get_study
+from review.reporting.report import build_report_data, render_report_html
 from tests.reports.simulate import PAYLOADS, demo_run, mtbench_file, payload_study
 
 sync_api = pytest.importorskip("playwright.sync_api")

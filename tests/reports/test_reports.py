@@ -8,10 +8,11 @@ import re
 import pytest
 from markupsafe import escape
 
-from review.db import session_scope
-from review.io import import_mtbench, parse_mtbench_file
-from review.pairing import get_study
-from review.reports import build_report_data, render_report_html, report_figures
+from review.core.db import session_scope
+from review.interchange.mtbench import import_mtbench, parse_mtbench_file
+from review.core.lookup import get_study
+from review.reporting.figures import report_figures
+from review.reporting.report import build_report_data, render_report_html
 from tests.factories import make_study_with_items
 from tests.reports.simulate import PAYLOADS, demo_run, mtbench_file, payload_study
 
@@ -65,7 +66,11 @@ def test_demo_report_has_every_view(demo):
     assert len(re.findall(r"Plotly\.newPlot\(", page)) == 6
     assert page.count("<script") == 1 + 6
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", page)
-    assert "INCONCLUSIVE" in page or "SHIP" in page
+    # The verdict box shows this study's verdict, in its colour, and no other verdict word.
+    verdict = analysis["decision"]["verdict"]
+    assert verdict in ("ship", "do_not_ship", "inconclusive")
+    box = re.search(r'<section id="verdict" class="verdict (\w+)">\s*<div class="word">([^<]*)</div>', page)
+    assert box is not None and box.groups() == (verdict, verdict.replace("_", " ").upper())
     assert "Cohen&#39;s kappa" in page or "Cohen's kappa" in page
     assert "Bradley-Terry score by training step" in page
 
@@ -94,10 +99,13 @@ def test_report_of_an_imported_six_model_study(engine, tmp_path):
     assert len(data["vote_pairs"]) >= 10
     assert sum(p["n"] for p in data["vote_pairs"]) == data["analysis"]["n_judgments"]
     assert "NO VERDICT" in page and "several model pairs" in page
-    # A second turn shows the whole conversation up to the question.
+    # A second turn shows the whole conversation up to the question (this file's seed puts
+    # second turns among the items reviewers disagreed on).
     turn_two = [d for d in data["disagreements"] if "/turn-2" in d["prompt"]]
-    if turn_two:
-        assert [m["role"] for m in turn_two[0]["messages"]] == ["user", "assistant", "user"]
+    turn_one = [d for d in data["disagreements"] if "/turn-2" not in d["prompt"]]
+    assert turn_two and turn_one
+    assert all([m["role"] for m in d["messages"]] == ["user", "assistant", "user"] for d in turn_two)
+    assert all([m["role"] for m in d["messages"]] == ["user"] for d in turn_one)
 
 
 def test_report_of_a_study_without_votes(engine):
@@ -116,6 +124,11 @@ def test_report_command_writes_a_safe_default_file(cli, demo, tmp_path):
     assert code == 0, err
     result = json.loads(out)
     assert result["output"] == "report-sft-step-300.html"
+    # The command's verdict is the study's, as the same analysis (same rounds and seed) gives it.
+    with session_scope(demo) as session:
+        expected = build_report_data(session=session, n_bootstrap=100, seed=0,
+                                     study=get_study(session=session, name="../sft step/300"))
+    assert result["verdict"] == expected["analysis"]["decision"]["verdict"]
     assert result["verdict"] in ("ship", "do_not_ship", "inconclusive")
     written = tmp_path / "report-sft-step-300.html"
     assert written.stat().st_size == result["bytes"]

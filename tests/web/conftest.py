@@ -9,14 +9,19 @@ PostgreSQL switch (REVIEW_TEST_POSTGRES_URL) apply unchanged.
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from gradio_client import Client
 from sqlalchemy import Engine
@@ -51,9 +56,9 @@ class Server:
 def running_server(database_url: str, **settings: object) -> Iterator[Server]:
     """``review serve`` in this process, on a free loopback port (migrated database first)."""
     from apps.server import build_app, launch
-    from review.config import Settings
-    from review.db import make_engine
-    from review.schema import upgrade_head
+    from review.core.config import Settings
+    from review.core.db import make_engine
+    from review.core.schema import upgrade_head
 
     engine = make_engine(database_url)
     upgrade_head(engine)
@@ -130,3 +135,40 @@ def open_logged_in(browser, server, name: str, *, viewport: dict, ready: str | N
     target = page.locator(ready) if ready else page.locator("#whoami").get_by_text(name)
     target.wait_for(timeout=20_000)
     return context, page, dialogs
+
+
+REVIEW = str(Path(sys.executable).with_name("review"))
+
+
+def serve_process(database_url: str, port: int, log: Path, **env: str) -> subprocess.Popen:
+    """``review serve`` as a process of its own (its own session), once it answers.
+
+    Extra keyword arguments are environment variables (``REVIEW_LEASE_MINUTES="0.05"``).
+    Stop it with ``os.killpg(process.pid, signal.SIGKILL)`` or :func:`stop_process`.
+    """
+    environment = dict(os.environ, REVIEW_DATABASE_URL=database_url,
+                       GRADIO_ANALYTICS_ENABLED="False", **env)
+    process = subprocess.Popen([REVIEW, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                               env=environment, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/config", timeout=2).status_code == 401:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise AssertionError("review serve did not start: " + log.read_text()[-3000:])
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Stop a process of :func:`serve_process` and wait for it."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=20)

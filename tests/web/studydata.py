@@ -6,7 +6,7 @@ of them ever reaches a reviewer (page, config, API responses).
 
 from __future__ import annotations
 
-from review.models import Comparison, Study, StudyReviewer
+from review.core.models import Comparison, Study, StudyReviewer
 from tests.factories import make_generation, make_model, make_prompt_set, make_reviewer
 
 CANDIDATE = "zz-candidate-7f3a"
@@ -25,7 +25,7 @@ def make_blind_study(session, *, name="blind", n_items=4, overlap=3, reviewers=(
     """
     from sqlalchemy import select
 
-    from review.models import Model, Reviewer
+    from review.core.models import Model, Reviewer
 
     base = session.scalar(select(Model).where(Model.name == BASELINE)) or make_model(
         session, BASELINE, location="/secret/weights/base-91c2")

@@ -1,4 +1,4 @@
-"""The admin tab over HTTP and in Chromium, and the services behind it (review.administration).
+"""The admin tab over HTTP and in Chromium, and the services behind it (review.campaign.administration).
 
 Only admins may manage accounts and studies: every ``admin_*`` event is called through
 gradio_client by a reviewer and an analyst (refused, nothing changed) and by an admin,
@@ -14,8 +14,8 @@ import pytest
 from gradio_client.exceptions import AppError
 from sqlalchemy import select
 
-from review.db import session_scope
-from review.models import Reviewer, Study, StudyReviewer
+from review.core.db import session_scope
+from review.core.models import Reviewer, Study, StudyReviewer
 from tests.factories import make_reviewer
 from tests.web.conftest import module_database_url, running_server
 from tests.web.studydata import SECRETS, make_blind_study
@@ -45,8 +45,8 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(database_url):
-    from review.db import make_engine
-    from review.schema import upgrade_head
+    from review.core.db import make_engine
+    from review.core.schema import upgrade_head
 
     engine = make_engine(database_url)
     upgrade_head(engine)
@@ -197,7 +197,7 @@ def test_a_paused_study_hands_out_no_new_items(server, clients):
 
 
 def test_services_validate_before_writing(server):
-    from review.administration import (
+    from review.campaign.administration import (
         InvalidSetting,
         parse_thresholds,
         set_study_status,

@@ -8,29 +8,23 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from review.assignment import (
-    LeaseExpired,
-    NotFound,
-    PermissionDenied,
-    Progress,
-    assign_reviewers,
-    item_view,
-    next_assignment,
-    require_account,
-    reviewer_progress,
-    reviewer_studies,
-    skip_assignment,
-    study_progress,
-)
-from review.judgments import (
+from review.auth.permissions import require_account
+from review.campaign.leases import LeaseExpired, next_assignment, skip_assignment
+from review.campaign.membership import assign_reviewers, reviewer_studies
+from review.campaign.progress import study_progress
+from review.campaign.screen import Progress, item_view, reviewer_progress
+from review.core.errors import NotFound, PermissionDenied
+from review.campaign.judgments import (
     AlreadyVoted,
     InvalidVote,
     change_vote,
-    gold_scores,
     last_vote,
     record_vote,
 )
-from review.models import Assignment, Judgment, Reviewer, utcnow
+from review.core.models import Assignment, Judgment, Reviewer, utcnow
+from review.reporting.dataset import study_judgments
+from review.stats.outcomes import encode
+from review.stats.reviewers import reviewer_summary
 from tests.factories import make_reviewer
 from tests.web.studydata import CANDIDATE, make_blind_study
 
@@ -221,8 +215,10 @@ def test_gold_items_are_mixed_in_and_scored(session):
         record_vote(session=session, reviewer=reviewer, assignment_id=lease.id, choice=choice)
     # The vote on the gold item counts like any other: one more done, one fewer remaining.
     assert reviewer_progress(session=session, reviewer=ana, study=study) == Progress(done=1, remaining=2)
-    scores = {s.reviewer: (s.answered, s.correct) for s in gold_scores(session=session, study=study)}
-    assert scores == {"ana": (1, 1), "bo": (1, 0)}
+    # Gold scoring is the statistics' (review.stats.reviewers), over the stored judgments.
+    rows = reviewer_summary(encode(study_judgments(session=session, study=study)))
+    scores = {row["reviewer"]: (row["n_gold"], row["gold_accuracy"]) for row in rows}
+    assert scores == {"ana": (1, 1.0), "bo": (1, 0.0)}
     progress = {p.study: p for p in study_progress(session=session)}[study.name]
     assert (progress.items, progress.gold_items, progress.judgments, progress.needed) == (2, 1, 2, 2)
 
@@ -235,7 +231,7 @@ def test_study_labels_never_name_a_model_and_roles_are_checked(session):
     assert labels == ["plain", "Study 2"]
     assert require_account(session=session, name="ana").id == ana.id
     with pytest.raises(PermissionDenied):
-        require_account(session=session, name="ana", roles=("analyst", "admin"))
+        require_account(session=session, name="ana", action="view_results")
     with pytest.raises(PermissionDenied):
         require_account(session=session, name=None)
     ana.active = False

@@ -12,8 +12,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from review.db import session_scope
-from review.models import Generation, Judgment, Reviewer
+from review.core.db import session_scope
+from review.core.models import Generation, Judgment, Reviewer
 from tests.web.conftest import module_database_url, open_logged_in, running_server
 from tests.web.studydata import SECRETS, make_blind_study
 
@@ -38,8 +38,8 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(database_url):
-    from review.db import make_engine
-    from review.schema import upgrade_head
+    from review.core.db import make_engine
+    from review.core.schema import upgrade_head
 
     engine = make_engine(database_url)
     upgrade_head(engine)

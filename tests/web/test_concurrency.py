@@ -11,10 +11,10 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from review.assignment import next_assignment
-from review.db import session_scope
-from review.judgments import record_vote
-from review.models import Assignment, Judgment, Reviewer, Study
+from review.campaign.leases import next_assignment
+from review.core.db import session_scope
+from review.campaign.judgments import record_vote
+from review.core.models import Assignment, Judgment, Reviewer, Study
 from tests.web.studydata import make_blind_study
 
 N_REVIEWERS = 20

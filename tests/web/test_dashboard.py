@@ -2,7 +2,7 @@
 
 Every ``dashboard_*`` event is called through gradio_client by a reviewer (refused, nothing
 returned), an analyst and an admin (both served). The numbers shown are those of
-:func:`review.reports.build_report_data` for the same study, seed and bootstrap rounds.
+:func:`review.reporting.report.build_report_data` for the same study, seed and bootstrap rounds.
 Screenshots go to REVIEW_SCREENSHOT_DIR when it is set.
 """
 
@@ -21,8 +21,8 @@ import pytest
 from gradio_client.exceptions import AppError
 from sqlalchemy import func, select
 
-from review.db import session_scope
-from review.models import Judgment, Reviewer
+from review.core.db import session_scope
+from review.core.models import Judgment, Reviewer
 from tests.factories import make_reviewer
 from tests.web.conftest import module_database_url, open_logged_in, running_server
 from tests.web.studydata import SECRETS, make_blind_study
@@ -53,8 +53,8 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(database_url):
-    from review.db import make_engine
-    from review.schema import upgrade_head
+    from review.core.db import make_engine
+    from review.core.schema import upgrade_head
     from tests.reports.simulate import demo_run
 
     engine = make_engine(database_url)
@@ -98,7 +98,7 @@ def run_event(http: httpx.Client, api_name: str, data: list) -> dict:
 
 
 def _judgments_of(server, study: str) -> int:
-    from review.models import Comparison, Study
+    from review.core.models import Comparison, Study
 
     with session_scope(server.engine) as session:
         return session.scalar(
@@ -152,8 +152,8 @@ def test_progress_for_analysts_and_admins(server, clients):
 
 
 def test_a_studys_views_match_the_report_data(server, clients):
-    from review.pairing import get_study
-    from review.reports import build_report_data
+    from review.core.lookup import get_study
+    from review.reporting.report import build_report_data
 
     with session_scope(server.engine) as session:
         expected = build_report_data(session=session, study=get_study(session=session, name=STUDY),

@@ -6,26 +6,36 @@ Runs on SQLite and, with REVIEW_TEST_POSTGRES_URL set, on PostgreSQL.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 from gradio_client import Client
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
-from review.db import session_scope
-from review.models import Assignment, Comparison, Generation, Judgment, Model, Study, utcnow
+from review.core.db import session_scope
+from review.core.models import (
+    Assignment,
+    Comparison,
+    Generation,
+    Judgment,
+    LoginSession,
+    LoginThrottle,
+    Model,
+    Study,
+    utcnow,
+)
 from tests.factories import make_generation, make_model, make_prompt_set
-from review.ratelimit import ExpiringTokens, LoginThrottle
-from tests.web.conftest import free_port, module_database_url, running_server
+from tests.web.conftest import free_port, module_database_url, running_server, serve_process
 from tests.web.studydata import SECRETS, make_blind_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
@@ -35,14 +45,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning"
 CONTENT_HASHES = ("c0ffee7f3a" * 6 + "beef", "deadbe91c2" * 6 + "f00d")
 # Ids far from anything else the pages contain, so a leaked one is found by plain search.
 FIRST_IDS = {"models": 7340001, "generations": 7350001, "comparisons": 7360001}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _start_ids_at(session, first_ids: dict[str, int]) -> None:
@@ -75,8 +77,8 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(database_url):
-    from review.db import make_engine
-    from review.schema import upgrade_head
+    from review.core.db import make_engine
+    from review.core.schema import upgrade_head
 
     engine = make_engine(database_url)
     upgrade_head(engine)
@@ -93,20 +95,38 @@ def server(database_url):
 
 
 @pytest.fixture
-def ctx(server):
-    """The server's AppContext, with a fresh login throttle."""
-    context = server.app.review_context
-    context.login_throttle = LoginThrottle()
-    yield context
-    context.login_throttle = LoginThrottle()
+def throttle(server):
+    """A clean login throttle (it lives in the database), and a way to let time pass.
+
+    ``throttle(seconds)`` moves every stored throttle and session time that far into the
+    past, which is what the passing of that much time looks like to the server.
+    """
+    def clear() -> None:
+        with session_scope(server.engine) as session:
+            session.execute(delete(LoginThrottle))
+
+    def travel(seconds: float) -> None:
+        shift = timedelta(seconds=seconds)
+        with session_scope(server.engine) as session:
+            for row in session.scalars(select(LoginThrottle)):
+                if row.window_started_at is not None:
+                    row.window_started_at -= shift
+                if row.blocked_until is not None:
+                    row.blocked_until -= shift
+            for login in session.scalars(select(LoginSession)):
+                login.created_at -= shift
+                login.expires_at -= shift
+
+    clear()
+    yield travel
+    clear()
 
 
-@pytest.fixture
-def clock(ctx):
-    """The login throttle's clock, moved by the test."""
-    clock = FakeClock()
-    ctx.login_throttle = LoginThrottle(clock=clock)
-    return clock
+def _retry_after(server, key: str) -> float | None:
+    from review.auth.throttle import retry_after
+
+    with session_scope(server.engine) as session:
+        return retry_after(session=session, key=key)
 
 
 def _login(http: httpx.Client, name: str, password: str) -> httpx.Response:
@@ -116,7 +136,7 @@ def _login(http: httpx.Client, name: str, password: str) -> httpx.Response:
 # ----------------------------------------------------------------------------- login limits
 
 
-def test_five_failures_lock_the_account_even_with_the_right_password(server, clock):
+def test_five_failures_lock_the_account_even_with_the_right_password(server, throttle):
     with httpx.Client(base_url=server.url) as http:
         for _ in range(5):
             assert _login(http, "ana", "wrong").status_code == 400
@@ -130,9 +150,9 @@ def test_five_failures_lock_the_account_even_with_the_right_password(server, clo
         # Another account from the same address is not locked out by ana's failures.
         assert _login(http, "bo", "pw").status_code == 200
 
-        clock.now += 299
-        assert _login(http, "ana", "pw").status_code == 429  # still cooling down
-        clock.now += 2
+        throttle(295)
+        assert _login(http, "ana", "pw").status_code == 429  # still paused
+        throttle(6)
         assert _login(http, "ana", "pw").status_code == 200
     # A success clears the count: four more failures and the right password still work.
     with httpx.Client(base_url=server.url) as http:
@@ -142,29 +162,30 @@ def test_five_failures_lock_the_account_even_with_the_right_password(server, clo
         assert http.post("gradio_api/run/studies", json={"data": []}).json()["data"] == [["blind"]]
 
 
-def test_failures_older_than_the_window_are_forgotten(server, clock):
+def test_failures_older_than_the_window_are_forgotten(server, throttle):
     with httpx.Client(base_url=server.url) as http:
         for _ in range(4):
             assert _login(http, "cy", "wrong").status_code == 400
-        clock.now += 301
+        throttle(301)
         for _ in range(4):
             assert _login(http, "cy", "wrong").status_code == 400
         assert _login(http, "cy", "pw").status_code == 200
 
 
-def test_one_address_guessing_many_names_is_locked_out(server, ctx):
-    names = [f"nobody{i}" for i in range(ctx.max_failed_logins_per_address)]
+def test_one_address_guessing_many_names_is_locked_out(server, throttle):
+    names = [f"nobody{i}" for i in range(server.app.review_context.settings.login_failures_per_address)]
+    assert len(names) == 20
     with httpx.Client(base_url=server.url) as http:
         for name in names:
             assert _login(http, name, "guess").status_code == 400
         # Every name is now refused from this address, a real account with its password too.
         refused = _login(http, "dee", "pw")
         assert refused.status_code == 429 and "Too many failed sign-in" in refused.json()["detail"]
-    assert ctx.login_throttle.retry_after("address:127.0.0.1") is not None
-    assert ctx.login_throttle.retry_after("name:dee") is None  # dee's own record is clean
+    assert _retry_after(server, "address:127.0.0.1") is not None
+    assert _retry_after(server, "name:dee") is None  # dee's own record is clean
 
 
-def test_parallel_guesses_cannot_outrun_the_limit(server, ctx):
+def test_parallel_guesses_cannot_outrun_the_limit(server, throttle):
     def guess(_):
         with httpx.Client(base_url=server.url) as http:
             return _login(http, "bo", "wrong").status_code
@@ -175,7 +196,7 @@ def test_parallel_guesses_cannot_outrun_the_limit(server, ctx):
     assert codes == {400: 5, 429: 11}, codes
 
 
-def test_a_crowd_behind_one_address_signs_in_at_once(server, ctx):
+def test_a_crowd_behind_one_address_signs_in_at_once(server, throttle):
     # Sixteen sign-ins at once from 127.0.0.1, four per account (below the per-name limit).
     def sign_in(index):
         with httpx.Client(base_url=server.url) as http:
@@ -188,42 +209,34 @@ def test_a_crowd_behind_one_address_signs_in_at_once(server, ctx):
 # ----------------------------------------------------------------------------- session expiry
 
 
-def test_a_session_expires_and_must_sign_in_again(server):
-    tokens = server.app.server_app.tokens
-    assert isinstance(tokens, ExpiringTokens) and tokens.max_age_s == 12 * 3600
-    clock = FakeClock()
-    server.app.server_app.tokens = ExpiringTokens(max_age_s=tokens.max_age_s, clock=clock)
-    try:
-        with httpx.Client(base_url=server.url) as http:
-            response = _login(http, "cy", "pw")
-            assert response.status_code == 200
-            # The cookie itself also ends with the session.
-            assert "Max-Age=43200" in response.headers["set-cookie"]
-            assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 200
-            clock.now += 11.9 * 3600
-            assert http.get("config").status_code == 200
-            clock.now += 0.2 * 3600
-            assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 401
-            assert http.get("config").status_code == 401
-            assert http.post("gradio_api/run/next_item", json={"data": [None]}).status_code == 401
-            assert _login(http, "cy", "pw").status_code == 200
-            assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 200
-    finally:
-        server.app.server_app.tokens = tokens
+def test_a_session_expires_and_must_sign_in_again(server, throttle):
+    with httpx.Client(base_url=server.url) as http:
+        response = _login(http, "cy", "pw")
+        assert response.status_code == 200
+        # The cookie itself also ends with the session.
+        assert "Max-Age=43200" in response.headers["set-cookie"]
+        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 200
+        throttle(11.9 * 3600)
+        assert http.get("config").status_code == 200
+        throttle(0.2 * 3600)
+        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 401
+        assert http.get("config").status_code == 401
+        assert http.post("gradio_api/run/next_item", json={"data": [None]}).status_code == 401
+        assert _login(http, "cy", "pw").status_code == 200
+        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 200
 
 
-def test_expiring_tokens_behave_as_a_mapping():
-    clock = FakeClock()
-    tokens = ExpiringTokens(max_age_s=10, clock=clock)
-    tokens["a"] = "ana"
-    clock.now += 5
-    tokens["b"] = "bo"
-    assert tokens.get("a") == "ana" and "b" in tokens and len(tokens) == 2
-    clock.now += 6
-    assert tokens.get("a") is None and "a" not in tokens
-    assert list(tokens) == ["b"] and [tokens[t] for t in list(tokens.keys())] == ["bo"]
-    del tokens["b"]
-    assert len(tokens) == 0
+def test_sessions_are_stored_only_as_hashes_and_logout_ends_them(server, throttle):
+    with httpx.Client(base_url=server.url) as http:
+        assert _login(http, "dee", "pw").status_code == 200
+        token = next(value for name, value in http.cookies.items() if name.startswith("access-token"))
+        with session_scope(server.engine) as session:
+            stored = set(session.scalars(select(LoginSession.token_hash)))
+        assert token not in stored and hashlib.sha256(token.encode()).hexdigest() in stored
+        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 200
+        assert http.get("logout").status_code == 302
+    with httpx.Client(base_url=server.url, cookies={"access-token-unsecure-review": token}) as http:
+        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 401
 
 
 # ----------------------------------------------------------------------------- blinding
@@ -303,9 +316,10 @@ def test_everything_a_reviewer_session_receives_is_blind(server):
                     recorder.run("change_vote", item["assignment_id"], "tie", None, None)
             voted += 1
         assert voted == 5
-        # A refusal is a response too.
+        # A refusal is a response too: it says why, and that is all it says.
         refused = recorder.http.post("gradio_api/run/vote", json={"data": ["made-up", "left"]})
-        assert refused.status_code != 200 or "error" in refused.text
+        assert refused.status_code != 200
+        assert "no such assignment for you" in refused.text
     finally:
         recorder.http.close()
 
@@ -323,27 +337,11 @@ def test_everything_a_reviewer_session_receives_is_blind(server):
 # ----------------------------------------------------------------------------- kill -9
 
 
-REVIEW = str(Path(sys.executable).with_name("review"))
 LEASE_MINUTES = 0.05  # three seconds
 
 
 def _serve(database_url: str, port: int, log: Path) -> subprocess.Popen:
-    env = dict(os.environ, REVIEW_DATABASE_URL=database_url, REVIEW_LEASE_MINUTES=str(LEASE_MINUTES),
-               GRADIO_ANALYTICS_ENABLED="False")
-    process = subprocess.Popen([REVIEW, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                               env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()[-3000:]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/config", timeout=2).status_code == 401:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)
-    raise AssertionError("review serve did not start: " + log.read_text()[-3000:])
+    return serve_process(database_url, port, log, REVIEW_LEASE_MINUTES=str(LEASE_MINUTES))
 
 
 def _reviewer_loop(url: str, name: str, acknowledged: list, stop: threading.Event) -> None:

@@ -1,0 +1,177 @@
+"""Recording votes: validated, idempotent, one per reviewer and item.
+
+A vote is cast on an *assignment* (the opaque id the reviewer was shown), never on a
+comparison or a generation directly: the assignment says which answer was on the left,
+and that is what the judgment stores. Choices are positional (``left`` | ``right`` |
+``tie`` | ``both_bad``); mapping them to the candidate and baseline is the statistics'
+job (see :mod:`review.stats.outcomes`).
+
+* Re-sending the same vote for the same assignment returns the stored judgment (a double
+  click or a retried request is not an error and never a duplicate).
+* A different vote on an item already voted is refused; :func:`change_vote` changes it
+  within :data:`CHANGE_WINDOW_SECONDS`.
+* The database's unique constraint on (comparison, reviewer) is the final guard.
+
+Example::
+
+    with session_scope(engine, write=True) as session:
+        judgment = record_vote(session=session, reviewer=ana, assignment_id=lease.id,
+                               choice="left", strength=2, rationale="more accurate")
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from review.campaign.leases import (
+    LeaseExpired,
+    ensure_write_transaction,
+    is_expired,
+    own_assignment,
+)
+from review.core.errors import ReviewError
+from review.core.models import CHOICES, Assignment, Comparison, Judgment, Reviewer, Study, utcnow
+
+MAX_RATIONALE_LENGTH = 4000
+CHANGE_WINDOW_SECONDS = 120.0
+STRENGTHS = {1: "slightly", 2: "clearly", 3: "much"}
+MAX_SECONDS = 7 * 24 * 3600.0
+
+
+class InvalidVote(ReviewError):
+    """The vote itself is malformed (unknown choice, strength out of range, ...)."""
+
+
+class AlreadyVoted(ReviewError):
+    """The reviewer already voted differently on this item."""
+
+
+def _validate(choice: str, strength: int | None, rationale: str | None,
+              seconds: float | None) -> tuple[str, int | None, str | None, float | None]:
+    if choice not in CHOICES:
+        raise InvalidVote(f"unknown choice {choice!r}: expected one of {', '.join(CHOICES)}")
+    if strength is not None:
+        if isinstance(strength, bool) or not isinstance(strength, int | float) \
+                or int(strength) != strength or int(strength) not in STRENGTHS:
+            raise InvalidVote("strength must be 1 (slightly), 2 (clearly) or 3 (much better)")
+        strength = int(strength)
+        if choice not in ("left", "right"):
+            raise InvalidVote("a strength only goes with a vote for one answer")
+    if rationale is not None:
+        if not isinstance(rationale, str):
+            raise InvalidVote("rationale must be text")
+        rationale = rationale.strip() or None
+        if rationale is not None and len(rationale) > MAX_RATIONALE_LENGTH:
+            raise InvalidVote(f"rationale is limited to {MAX_RATIONALE_LENGTH} characters")
+    if seconds is not None:
+        try:
+            seconds = float(seconds)
+        except (TypeError, ValueError):
+            raise InvalidVote("seconds must be a number") from None
+        if not 0 <= seconds <= MAX_SECONDS:
+            raise InvalidVote("seconds out of range")
+    return choice, strength, rationale, seconds
+
+
+def record_vote(*, session: Session, reviewer: Reviewer, assignment_id: str, choice: str,
+                strength: int | None = None, rationale: str | None = None,
+                seconds: float | None = None, now: datetime | None = None) -> Judgment:
+    """Record ``reviewer``'s vote on their assignment and mark the assignment done.
+
+    Args:
+        assignment_id: the opaque id the reviewer was shown.
+        choice: ``left`` | ``right`` | ``tie`` | ``both_bad`` (as displayed).
+        strength: 1..3 (slightly / clearly / much better), only with ``left`` / ``right``.
+        rationale: optional free text, at most :data:`MAX_RATIONALE_LENGTH` characters.
+        seconds: time spent on the item, as measured by the caller.
+
+    Returns the stored judgment; the same vote sent again returns it unchanged.
+    Raises :class:`~review.core.errors.NotFound` for an unknown id or another reviewer's,
+    :class:`~review.campaign.leases.LeaseExpired`, :class:`InvalidVote`, :class:`AlreadyVoted`.
+    """
+    choice, strength, rationale, seconds = _validate(choice, strength, rationale, seconds)
+    ensure_write_transaction(session)
+    now = now or utcnow()
+    assignment = own_assignment(session=session, reviewer=reviewer, assignment_id=assignment_id,
+                                lock=True)
+    if assignment.status == "done":
+        existing = _judgment_for(session, assignment)
+        if existing is not None and (existing.choice, existing.strength, existing.rationale) \
+                == (choice, strength, rationale):
+            return existing
+        raise AlreadyVoted("you already voted on this item; change it with "
+                           f"'change last vote' within {int(CHANGE_WINDOW_SECONDS // 60)} minutes")
+    if assignment.status == "skipped":
+        raise ReviewError("you skipped this item; it can no longer be voted on")
+    if is_expired(assignment, now):
+        raise LeaseExpired("this item was held for you too long and went back to the pool; "
+                           "load the next item")
+
+    judgment = Judgment(comparison_id=assignment.comparison_id, reviewer_id=reviewer.id,
+                        assignment_id=assignment.id,
+                        left_generation_id=assignment.left_generation_id, choice=choice,
+                        strength=strength, rationale=rationale, seconds=seconds, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(judgment)
+            session.flush()
+    except IntegrityError:
+        raise AlreadyVoted("you already voted on this item") from None
+    assignment.status = "done"
+    assignment.completed_at = now
+    session.flush()
+    return judgment
+
+
+def _judgment_for(session: Session, assignment: Assignment) -> Judgment | None:
+    return session.scalar(select(Judgment).where(
+        Judgment.comparison_id == assignment.comparison_id,
+        Judgment.reviewer_id == assignment.reviewer_id))
+
+
+def change_vote(*, session: Session, reviewer: Reviewer, assignment_id: str, choice: str,
+                strength: int | None = None, rationale: str | None = None,
+                window_seconds: float = CHANGE_WINDOW_SECONDS,
+                now: datetime | None = None) -> Judgment:
+    """Change the reviewer's vote on an assignment within ``window_seconds`` of casting it.
+
+    The previous choice is kept in the judgment's metadata (``changes``).
+    """
+    choice, strength, rationale, _ = _validate(choice, strength, rationale, None)
+    ensure_write_transaction(session)
+    now = now or utcnow()
+    assignment = own_assignment(session=session, reviewer=reviewer, assignment_id=assignment_id,
+                                lock=True)
+    judgment = _judgment_for(session, assignment) if assignment.status == "done" else None
+    if judgment is None:
+        raise ReviewError("there is no vote on this item to change")
+    if now - judgment.created_at > timedelta(seconds=window_seconds):
+        raise ReviewError(f"a vote can only be changed within {int(window_seconds)} seconds")
+    if (judgment.choice, judgment.strength, judgment.rationale) == (choice, strength, rationale):
+        return judgment
+    meta = dict(judgment.meta or {})
+    meta["changes"] = [*meta.get("changes", []), {
+        "at": now.isoformat(), "choice": judgment.choice, "strength": judgment.strength}]
+    judgment.meta = meta
+    judgment.choice, judgment.strength, judgment.rationale = choice, strength, rationale
+    session.flush()
+    return judgment
+
+
+def last_vote(*, session: Session, reviewer: Reviewer, study: Study | None = None,
+              window_seconds: float = CHANGE_WINDOW_SECONDS,
+              now: datetime | None = None) -> Judgment | None:
+    """The reviewer's most recent vote, if it can still be changed (cast through an assignment)."""
+    now = now or utcnow()
+    query = (select(Judgment).where(Judgment.reviewer_id == reviewer.id,
+                                    Judgment.assignment_id.is_not(None),
+                                    Judgment.created_at > now - timedelta(seconds=window_seconds))
+             .order_by(Judgment.created_at.desc(), Judgment.id.desc()).limit(1))
+    if study is not None:
+        query = query.join(Comparison, Comparison.id == Judgment.comparison_id) \
+            .where(Comparison.study_id == study.id)
+    return session.scalar(query)

@@ -1,0 +1,303 @@
+"""Which item a reviewer sees next: overlap, leases, no repeats, gold items.
+
+Every item (a :class:`~review.core.models.Comparison`) of a study needs ``study.overlap`` (k)
+judgments. An item's *load* is its judgments plus its unexpired leases; items with the
+lowest load are served first, and an item whose load has reached k is never handed out,
+so no item collects more than k judgments. A lease (an :class:`~review.core.models.Assignment`)
+expires after ``lease_minutes``: an abandoned item goes back to the pool without any
+clean-up job, because only unexpired leases count.
+
+The "never more than k" rule is enforced by the database, not only by Python checks:
+
+* on PostgreSQL the chosen item's row is locked (``SELECT ... FOR NO KEY UPDATE SKIP
+  LOCKED``) and its load counted again under the lock before the lease is written;
+  concurrent requests skip locked rows and take the next candidate, retrying briefly
+  before they answer "nothing to do". This relies on PostgreSQL's default READ COMMITTED
+  isolation, where the recount sees every lease committed before the lock was granted.
+* on SQLite the whole request is one write transaction (``BEGIN IMMEDIATE``), so requests
+  are serialised.
+
+Gold items (``Comparison.gold_label`` set) are attention checks: they are mixed in at
+``study.gold_rate`` while ordinary work remains, each reviewer sees each gold item at most
+once, and they are not capped by the overlap (every reviewer can be scored on them).
+Nothing a reviewer is shown tells them apart from other items, progress figures included.
+
+A reviewer never gets an item they judged or skipped. A lease of theirs that expired is
+renewed rather than duplicated (the database allows one assignment per reviewer and item),
+with the same left/right order as before.
+
+Every service takes the session keyword-only and leaves the transaction to the caller::
+
+    with session_scope(engine, write=True) as session:
+        assignment = next_assignment(session=session, reviewer=ana, study=study)
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session
+
+from review.core.config import default_setting
+from review.core.db import begin_write
+from review.core.errors import NotFound, PermissionDenied, ReviewError
+from review.core.models import (
+    Assignment,
+    Comparison,
+    Judgment,
+    Reviewer,
+    Study,
+    StudyReviewer,
+    new_opaque_id,
+    utcnow,
+)
+
+# How many lowest-load candidates a request considers before giving up on locked rows.
+CANDIDATE_WINDOW = 16
+# Rounds of retrying items that other requests were leasing, before answering "nothing".
+CLAIM_RETRIES = 8
+
+
+class LeaseExpired(ReviewError):
+    """The lease ran out before the vote arrived; the item went back to the pool."""
+
+
+def ensure_write_transaction(session: Session) -> None:
+    """Begin the session's transaction as a write transaction unless one is already open.
+
+    Callers normally open it with ``session_scope(engine, write=True)``. A deferred SQLite
+    transaction that already read is still safe: its first write fails instead of acting
+    on a stale view.
+    """
+    if not session.in_transaction():
+        begin_write(session)
+
+
+def _load(comparison_id: Any, now: datetime):  # noqa: ANN202 - SQL expression
+    """One item's load: judgments plus unexpired leases."""
+    judged = (select(func.count(Judgment.id)).where(Judgment.comparison_id == comparison_id)
+              .scalar_subquery())
+    leased = (select(func.count(Assignment.id))
+              .where(Assignment.comparison_id == comparison_id, Assignment.status == "leased",
+                     Assignment.expires_at > now)
+              .scalar_subquery())
+    return judged + leased
+
+
+def open_items(reviewer: Reviewer, study: Study, now: datetime):  # noqa: ANN202 - Select
+    """Regular items of the study still under k and open to this reviewer, with their load.
+
+    Correlated counts over the (comparison_id, ...) unique indexes: a few index probes per
+    item, which both SQLite and PostgreSQL plan well without fresh table statistics.
+    """
+    load = _load(Comparison.id, now).label("load")
+    return (select(Comparison.id, load)
+            .where(Comparison.study_id == study.id, Comparison.gold_label.is_(None),
+                   open_to(reviewer.id), load < study.overlap))
+
+
+def open_to(reviewer_id: int):  # noqa: ANN202 - SQL expression
+    """Items this reviewer has not judged, skipped, or leased (a lease of theirs may be expired)."""
+    handled = exists().where(
+        Assignment.comparison_id == Comparison.id, Assignment.reviewer_id == reviewer_id,
+        Assignment.status.in_(("done", "skipped")))
+    judged = exists().where(Judgment.comparison_id == Comparison.id,
+                            Judgment.reviewer_id == reviewer_id)
+    return and_(~handled, ~judged)
+
+
+def current_lease(*, session: Session, reviewer: Reviewer, study: Study,
+                  now: datetime | None = None) -> Assignment | None:
+    """The reviewer's unexpired lease on an item of this study, if any."""
+    now = now or utcnow()
+    return session.scalar(
+        select(Assignment).join(Comparison, Comparison.id == Assignment.comparison_id)
+        .where(Comparison.study_id == study.id, Assignment.reviewer_id == reviewer.id,
+               Assignment.status == "leased", Assignment.expires_at > now)
+        .order_by(Assignment.leased_at).limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    comparison_id: int
+    generation_a_id: int
+    generation_b_id: int
+    renew: bool  # the reviewer holds an expired lease on it
+
+
+def _candidate_columns(reviewer_id: int) -> tuple:
+    mine = exists().where(Assignment.comparison_id == Comparison.id,
+                          Assignment.reviewer_id == reviewer_id)
+    return (Comparison.id, Comparison.generation_a_id, Comparison.generation_b_id,
+            mine.label("renew"))
+
+
+def _regular_candidates(session: Session, reviewer: Reviewer, study: Study,
+                        now: datetime) -> list[_Candidate]:
+    # Ordering by the label reuses the computed load instead of counting again.
+    query = (open_items(reviewer, study, now).add_columns(*_candidate_columns(reviewer.id)[1:])
+             .order_by("load", func.random()).limit(CANDIDATE_WINDOW))
+    return [_Candidate(row[0], row[2], row[3], bool(row[4])) for row in session.execute(query)]
+
+
+def _gold_candidate(session: Session, reviewer: Reviewer, study: Study) -> _Candidate | None:
+    row = session.execute(
+        select(*_candidate_columns(reviewer.id))
+        .where(Comparison.study_id == study.id, Comparison.gold_label.is_not(None),
+               open_to(reviewer.id))
+        .order_by(func.random()).limit(1)
+    ).first()
+    return _Candidate(row[0], row[1], row[2], bool(row[3])) if row else None
+
+
+def _claim(session: Session, candidates: list[_Candidate], study: Study,
+           now: datetime) -> _Candidate | None:
+    """The first candidate whose load is still under k, locked; None when all are full."""
+    if session.get_bind().dialect.name != "postgresql":
+        # SQLite: this transaction holds the database's write lock, the loads just read
+        # cannot have changed.
+        return candidates[0] if candidates else None
+    busy = candidates
+    for attempt in range(CLAIM_RETRIES + 1):
+        if attempt:
+            time.sleep(0.002 * attempt)  # let the requests holding them commit
+        still_busy = []
+        for candidate in busy:
+            room = _lock_if_room(session, candidate.comparison_id, study, now)
+            if room:
+                return candidate
+            if room is None:
+                still_busy.append(candidate)
+        if not still_busy:
+            return None
+        busy = still_busy
+    return None
+
+
+def _lock_if_room(session: Session, comparison_id: int, study: Study, now: datetime) -> bool | None:
+    """Lock an item's row and count its load again: True (room), False (full), None (busy).
+
+    ``FOR NO KEY UPDATE SKIP LOCKED``: leasing one item is serialised, requests never
+    wait on each other (so they cannot deadlock), and the foreign-key checks of votes on
+    the item are not blocked. The count is a new statement, so under READ COMMITTED it
+    sees every lease committed before the lock was granted. The lock of a full item is
+    kept until commit; it only makes other requests skip an item they could not take.
+    """
+    locked = session.scalar(select(Comparison.id).where(Comparison.id == comparison_id)
+                            .with_for_update(skip_locked=True, key_share=True))
+    if locked is None:
+        return None
+    return session.scalar(select(_load(comparison_id, now))) < study.overlap
+
+
+def next_assignment(*, session: Session, reviewer: Reviewer, study: Study,
+                    lease_minutes: float | None = None, now: datetime | None = None,
+                    rng: random.Random | None = None) -> Assignment | None:
+    """Lease the next item of ``study`` to ``reviewer``; None when there is nothing to do.
+
+    Returns the reviewer's current unexpired lease when they hold one (a page reload
+    does not burn items). Otherwise leases the item with the fewest judgments plus
+    active leases that the reviewer has not seen, drawing the left/right order at
+    random and storing it on the assignment. Paused or closed studies hand out nothing.
+    Raises :class:`PermissionDenied` when the reviewer is not on the study.
+
+    Example::
+
+        with session_scope(engine, write=True) as session:
+            assignment = next_assignment(session=session, reviewer=ana, study=study)
+    """
+    ensure_write_transaction(session)
+    now = now or utcnow()
+    rng = rng or random.SystemRandom()
+    lease_minutes = lease_minutes or default_setting("lease_minutes")
+    membership = select(StudyReviewer.id).where(StudyReviewer.study_id == study.id,
+                                                StudyReviewer.reviewer_id == reviewer.id)
+    if session.get_bind().dialect.name == "postgresql":
+        # Locking the membership row also serialises one reviewer's requests on a study,
+        # so two tabs cannot take two leases.
+        membership = membership.with_for_update(key_share=True)
+    if session.scalar(membership) is None:
+        raise PermissionDenied(f"{reviewer.name!r} is not assigned to this study")
+    if study.status != "active":
+        return None
+    lease = current_lease(session=session, reviewer=reviewer, study=study, now=now)
+    if lease is not None:
+        return lease
+
+    candidates = _regular_candidates(session, reviewer, study, now)
+    if not candidates:
+        return None  # gold items only make sense while there is real work
+    chosen = None
+    if study.gold_rate > 0 and rng.random() < study.gold_rate:
+        chosen = _gold_candidate(session, reviewer, study)
+    if chosen is None:
+        chosen = _claim(session, candidates, study, now)
+    if chosen is None:
+        return None
+    return _lease(session, reviewer, chosen, now=now, lease_minutes=lease_minutes, rng=rng)
+
+
+def _lease(session: Session, reviewer: Reviewer, chosen: _Candidate, *, now: datetime,
+           lease_minutes: float, rng: random.Random) -> Assignment:
+    expires_at = now + timedelta(minutes=lease_minutes)
+    if chosen.renew:  # the reviewer's own lease ran out: renew it, same order
+        previous = session.scalar(select(Assignment).where(
+            Assignment.comparison_id == chosen.comparison_id, Assignment.reviewer_id == reviewer.id))
+        previous.status = "leased"
+        previous.leased_at = now
+        previous.expires_at = expires_at
+        previous.completed_at = None
+        session.flush()
+        return previous
+    left = chosen.generation_a_id if rng.random() < 0.5 else chosen.generation_b_id
+    assignment = Assignment(id=new_opaque_id(), comparison_id=chosen.comparison_id,
+                            reviewer_id=reviewer.id, left_generation_id=left,
+                            status="leased", leased_at=now, expires_at=expires_at)
+    session.add(assignment)
+    session.flush()
+    return assignment
+
+
+def own_assignment(*, session: Session, reviewer: Reviewer, assignment_id: str,
+                   lock: bool = False) -> Assignment:
+    """The reviewer's assignment with this id; :class:`NotFound` for anyone else's.
+
+    ``lock=True`` locks the row on PostgreSQL (votes on one assignment are serialised).
+    """
+    if not isinstance(assignment_id, str) or not assignment_id or len(assignment_id) > 64:
+        raise NotFound("no such assignment for you")
+    query = select(Assignment).where(Assignment.id == assignment_id)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True)
+    assignment = session.scalar(query)
+    if assignment is None or assignment.reviewer_id != reviewer.id:
+        raise NotFound("no such assignment for you")
+    return assignment
+
+
+def is_expired(assignment: Assignment, now: datetime | None = None) -> bool:
+    """True when the assignment is a lease whose time ran out (or was marked expired)."""
+    now = now or utcnow()
+    return assignment.status == "expired" or (
+        assignment.status == "leased" and assignment.expires_at <= now)
+
+
+def skip_assignment(*, session: Session, reviewer: Reviewer, assignment_id: str,
+                    now: datetime | None = None) -> Assignment:
+    """Give an item back: it returns to the pool and this reviewer never gets it again."""
+    ensure_write_transaction(session)
+    assignment = own_assignment(session=session, reviewer=reviewer, assignment_id=assignment_id,
+                                lock=True)
+    if assignment.status == "done":
+        raise ReviewError("this item already has your vote; it cannot be skipped")
+    if assignment.status != "skipped":
+        assignment.status = "skipped"
+        assignment.completed_at = now or utcnow()
+        session.flush()
+    return assignment

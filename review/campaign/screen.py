@@ -1,0 +1,177 @@
+"""The reviewer's screen: the item on screen (prompt and two blinded answers), their progress
+on the study and its guidelines, as one service used by the web page and the API alike.
+
+:func:`next_screen` is the "what do I see now" flow: the reviewer's study (by label), their
+current lease or the next item (:func:`review.campaign.leases.next_assignment`), then the
+screen. It ends its writes with :func:`review.core.db.finish_writes`, so on SQLite the
+database's single write lock is free again while the screen is read.
+
+Example::
+
+    with database.session(write=True) as session:
+        screen = next_screen(session=session, reviewer=ana, study_label=None)
+        screen.item.left, screen.item.right, screen.progress.remaining
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from review.campaign.leases import next_assignment, open_items, open_to
+from review.campaign.membership import study_for_reviewer
+from review.core.db import finish_writes
+from review.core.errors import NotFound
+from review.core.models import (
+    Assignment,
+    Comparison,
+    Generation,
+    Judgment,
+    Prompt,
+    Reviewer,
+    Study,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """What a reviewer is shown for one assignment, and nothing more.
+
+    ``left`` and ``right`` are the two answers in the order drawn for this assignment;
+    nothing here says which model wrote them.
+    """
+
+    assignment_id: str
+    messages: list[dict[str, str]]
+    left: str
+    right: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A reviewer's progress on a study: votes cast and items still available to them."""
+
+    done: int
+    remaining: int
+
+
+def item_view(*, session: Session, reviewer: Reviewer, assignment_id: str) -> ItemView:
+    """The blinded content of one of the reviewer's assignments (prompt and answers)."""
+    if not isinstance(assignment_id, str) or not assignment_id or len(assignment_id) > 64:
+        raise NotFound("no such assignment for you")
+    gen_a, gen_b = aliased(Generation), aliased(Generation)
+    row = session.execute(
+        select(Assignment.left_generation_id, Assignment.status, Comparison.generation_a_id,
+               Prompt.messages, gen_a.output, gen_b.output)
+        .join(Comparison, Comparison.id == Assignment.comparison_id)
+        .join(Prompt, Prompt.id == Comparison.prompt_id)
+        .join(gen_a, gen_a.id == Comparison.generation_a_id)
+        .join(gen_b, gen_b.id == Comparison.generation_b_id)
+        .where(Assignment.id == assignment_id, Assignment.reviewer_id == reviewer.id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("no such assignment for you")
+    left_id, status, a_id, prompt_messages, output_a, output_b = row
+    left, right = (output_a, output_b) if left_id == a_id else (output_b, output_a)
+    messages = [{"role": str(m.get("role", "user")), "content": str(m.get("content", ""))}
+                for m in prompt_messages or []]
+    return ItemView(assignment_id=assignment_id, messages=messages, left=left, right=right,
+                    status=status)
+
+
+def reviewer_progress(*, session: Session, reviewer: Reviewer, study: Study,
+                      now: datetime | None = None) -> Progress:
+    """Votes this reviewer cast in the study, and items still open to them (their lease included).
+
+    Gold items they have not seen count as remaining while ordinary work remains (that
+    is when they are served), so the figures never single a gold item out.
+    """
+    now = now or utcnow()
+    done = (select(func.count(Judgment.id)).join(Comparison, Comparison.id == Judgment.comparison_id)
+            .where(Comparison.study_id == study.id, Judgment.reviewer_id == reviewer.id))
+    own_lease = exists().where(
+        Assignment.comparison_id == Comparison.id, Assignment.reviewer_id == reviewer.id,
+        Assignment.status == "leased", Assignment.expires_at > now)
+    available = select(func.count()).select_from(
+        open_items(reviewer, study, now).where(~own_lease).subquery())
+    leased = (select(func.count(Assignment.id))
+              .join(Comparison, Comparison.id == Assignment.comparison_id)
+              .where(Comparison.study_id == study.id, Assignment.reviewer_id == reviewer.id,
+                     Assignment.status == "leased", Assignment.expires_at > now))
+    gold = (select(func.count(Comparison.id))
+            .where(Comparison.study_id == study.id, Comparison.gold_label.is_not(None),
+                   open_to(reviewer.id), ~own_lease))
+    done, available, leased, gold = session.execute(  # one round trip
+        select(done.scalar_subquery(), available.scalar_subquery(), leased.scalar_subquery(),
+               gold.scalar_subquery())).one()
+    if study.status != "active":
+        remaining = 0
+    else:
+        remaining = available + leased + (gold if available and study.gold_rate > 0 else 0)
+    return Progress(done=done, remaining=remaining)
+
+
+@dataclass(frozen=True)
+class Screen:
+    """Everything a reviewer's page shows for one study.
+
+    ``item`` is None when there is nothing to review (done, or the study is paused);
+    ``mode`` is ``vote`` for a new vote and ``change`` when a vote is being changed, with
+    ``previous_choice`` the vote being changed.
+    """
+
+    study: Study
+    reviewer: str
+    item: ItemView | None
+    progress: Progress
+    mode: str = "vote"
+    previous_choice: str | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.study.status != "active"
+
+
+def screen_for(*, session: Session, reviewer: Reviewer, study: Study,
+               assignment_id: str | None, mode: str = "vote",
+               previous_choice: str | None = None) -> Screen:
+    """The screen of one of the reviewer's assignments (or of no item) in ``study``."""
+    progress = reviewer_progress(session=session, reviewer=reviewer, study=study)
+    item = (item_view(session=session, reviewer=reviewer, assignment_id=assignment_id)
+            if assignment_id is not None else None)
+    return Screen(study=study, reviewer=reviewer.name, item=item, progress=progress, mode=mode,
+                  previous_choice=previous_choice)
+
+
+def next_screen(*, session: Session, reviewer: Reviewer, study_label: str | None,
+                lease_minutes: float | None = None) -> Screen:
+    """The reviewer's current item in the study labelled ``study_label`` (their first study
+    when None), leasing the next one when they hold none; the item is None when done.
+
+    Call it in a write session; it commits its lease before reading on (see the module).
+    """
+    study = study_for_reviewer(session=session, reviewer=reviewer, label=study_label)
+    lease = next_assignment(session=session, reviewer=reviewer, study=study,
+                            lease_minutes=lease_minutes)
+    finish_writes(session)
+    return screen_for(session=session, reviewer=reviewer, study=study,
+                      assignment_id=lease.id if lease is not None else None)
+
+
+def change_screen(*, session: Session, reviewer: Reviewer, study_label: str | None) -> Screen | None:
+    """The screen of the reviewer's last vote in the study, to change it; None when no vote
+    of theirs can still be changed (see :data:`review.campaign.judgments.CHANGE_WINDOW_SECONDS`)."""
+    from review.campaign.judgments import last_vote
+
+    study = study_for_reviewer(session=session, reviewer=reviewer, label=study_label)
+    previous = last_vote(session=session, reviewer=reviewer, study=study)
+    if previous is None:
+        return None
+    return screen_for(session=session, reviewer=reviewer, study=study,
+                      assignment_id=previous.assignment_id, mode="change",
+                      previous_choice=previous.choice)

@@ -1,0 +1,101 @@
+"""Numbers and analyses as people read them: percentages, p-values, odds, and the text
+summary that ``review analyze`` prints. The report, the dashboard and the CLI all format
+through here, so one figure reads the same everywhere.
+
+Example:
+    >>> pct(0.6234), p_value(0.0004), num(0.41234)
+    ('62.3%', 'p < 0.001', '0.412')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def num(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def p_value(value: float | None) -> str:
+    """``p = 0.123`` or ``p < 0.001``."""
+    if value is None:
+        return "p n/a"
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+def odds_per_100_chars(coefficient_per_1000: float | None) -> str:
+    """The length odds ratio per 100 characters (answers are usually far shorter than 1000)."""
+    if coefficient_per_1000 is None:
+        return "n/a"
+    odds = float(np.exp(np.clip(coefficient_per_1000 / 10, -50, 50)))
+    if odds > 1000:
+        return "over 1000"
+    if odds < 0.001:
+        return "under 0.001"
+    return f"{odds:.3g}"
+
+
+def _padded_pct(value: float | None) -> str:
+    return pct(value).rjust(6)
+
+
+def format_analysis(result: dict[str, Any]) -> str:
+    """A human-readable summary of an analysis document."""
+    lines = []
+    decision = result.get("decision") or {}
+    verdict = (decision.get("verdict") or "n/a").upper().replace("_", " ")
+    pair = (f"{result['candidate']} vs {result['baseline']}"
+            if result.get("candidate") else "several model pairs")
+    lines.append(f"Study {result['study']!r}: {pair}")
+    lines.append(f"  {result['n_items']} items, {result['n_judgments']} judgments, "
+                 f"{result['n_reviewers']} reviewers")
+    lines.append("")
+    lines.append(f"Verdict: {verdict}")
+    for reason in decision.get("reasons") or []:
+        lines.append(f"  - {reason}")
+    if decision.get("additional_judgments_needed"):
+        lines.append(f"  about {decision['additional_judgments_needed']} more judgments would settle it")
+    counts = result.get("counts")
+    if counts:
+        lines.append("")
+        lines.append("Votes      candidate {candidate}  baseline {baseline}  tie {tie}  both bad {both_bad}"
+                     .format(**counts))
+    win = result.get("win_rate")
+    if win:
+        lines.append(f"Win rate   {_padded_pct(win['estimate'])}  95% CI {_padded_pct(win['ci_low'])} .. "
+                     f"{_padded_pct(win['ci_high'])}  ({win['method']}; ties count 1/2)")
+    decisive = result.get("decisive_win_rate")
+    if decisive:
+        lines.append(f"Decisive   {_padded_pct(decisive['estimate'])}  95% CI {_padded_pct(decisive['ci_low'])} .. "
+                     f"{_padded_pct(decisive['ci_high'])}  sign test p = {num(decisive['p_value'], 4)}")
+    agreement = result.get("agreement") or {}
+    lines.append("")
+    lines.append(f"Agreement  Krippendorff alpha nominal {num(agreement.get('krippendorff_alpha_nominal'))}, "
+                 f"ordinal {num(agreement.get('krippendorff_alpha_ordinal'))}, "
+                 f"Fleiss kappa {num(agreement.get('fleiss_kappa'))}")
+    lines.append(f"           pairwise agreement {_padded_pct(agreement.get('percent_agreement_with_ties'))} with ties, "
+                 f"{_padded_pct(agreement.get('percent_agreement_without_ties'))} without")
+    bias = result.get("position_bias") or {}
+    lines.append(f"Position   left chosen in {_padded_pct(bias.get('left_rate'))} of decisive votes "
+                 f"(p = {num(bias.get('p_value'), 4)})")
+    categories = result.get("by_category") or []
+    if categories:
+        lines.append("")
+        lines.append(f"{'category':<28} {'n':>5}  win rate  95% CI")
+        for row in categories:
+            lines.append(f"{row['category'][:28]:<28} {row['n']:>5}  {_padded_pct(row['win_rate'])}   "
+                         f"{_padded_pct(row['ci_low'])} .. {_padded_pct(row['ci_high'])}")
+    ratings = result.get("ratings") or []
+    if ratings:
+        lines.append("")
+        lines.append(f"{'model (Bradley-Terry)':<40} {'score':>7}  95% CI")
+        for row in ratings:
+            lines.append(f"{row['model'][:40]:<40} {row['score']:7.1f}  "
+                         f"{row['ci_low']:7.1f} .. {row['ci_high']:7.1f}")
+    return "\n".join(lines)

@@ -1,0 +1,92 @@
+"""Two ``review serve`` processes on one database share logins and the login throttle.
+
+This is what a round-robin load balancer without sticky sessions needs: a session cookie
+issued by one process is accepted by the other, a logout through one ends the session on
+both, and failed logins spread over both processes count against one limit.
+Runs on SQLite and, with REVIEW_TEST_POSTGRES_URL set, on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from review.core.db import make_engine, session_scope
+from review.core.schema import upgrade_head
+from tests.web.conftest import free_port, module_database_url, serve_process, stop_process
+from tests.web.studydata import make_blind_study
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory):
+    yield from module_database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def replicas(database_url, tmp_path_factory):
+    """Base URLs of two server processes on the same database."""
+    engine = make_engine(database_url)
+    upgrade_head(engine)
+    with session_scope(engine) as session:
+        make_blind_study(session, n_items=3, overlap=2, reviewers=("ana", "bo", "cy"))
+    engine.dispose()
+    logs = tmp_path_factory.mktemp("replicas")
+    processes, urls = [], []
+    try:
+        for index in range(2):
+            port = free_port()
+            processes.append(serve_process(database_url, port, logs / f"serve-{index}.log"))
+            urls.append(f"http://127.0.0.1:{port}/")
+        yield urls
+    finally:
+        for process in processes:
+            stop_process(process)
+
+
+def _login(url: str, name: str, password: str) -> httpx.Response:
+    return httpx.post(url + "login", data={"username": name, "password": password}, timeout=30)
+
+
+def _studies(url: str, cookies: httpx.Cookies) -> httpx.Response:
+    return httpx.post(url + "gradio_api/run/studies", json={"data": []}, cookies=cookies, timeout=30)
+
+
+def test_a_login_through_one_process_works_on_the_other(replicas):
+    first, second = replicas
+    login = _login(first, "ana", "pw")
+    assert login.status_code == 200
+    # The cookie names carry no per-process part: the other process finds the session.
+    assert sorted(login.cookies.keys()) == ["access-token-review", "access-token-unsecure-review"]
+    assert _studies(second, login.cookies).json()["data"] == [["blind"]]
+    assert _studies(first, login.cookies).json()["data"] == [["blind"]]
+    # A lease taken through one process is the same item through the other.
+    item_first = httpx.post(first + "gradio_api/run/next_item", json={"data": [None]},
+                            cookies=login.cookies, timeout=30).json()["data"][0]
+    item_second = httpx.post(second + "gradio_api/run/next_item", json={"data": [None]},
+                             cookies=login.cookies, timeout=30).json()["data"][0]
+    assert item_first["assignment_id"] == item_second["assignment_id"] is not None
+    # Without the cookie neither process answers.
+    assert _studies(second, httpx.Cookies()).status_code == 401
+
+
+def test_logout_through_one_process_ends_the_session_on_both(replicas):
+    first, second = replicas
+    login = _login(second, "cy", "pw")
+    assert login.status_code == 200 and _studies(first, login.cookies).status_code == 200
+    logout = httpx.get(first + "logout", cookies=login.cookies, timeout=30)
+    assert logout.status_code == 302
+    assert _studies(first, login.cookies).status_code == 401
+    assert _studies(second, login.cookies).status_code == 401
+
+
+def test_failed_logins_spread_over_both_processes_lock_the_name(replicas):
+    first, second = replicas
+    # Five wrong passwords, alternating between the processes: one limit of five in all.
+    for attempt in range(5):
+        assert _login(replicas[attempt % 2], "bo", "wrong").status_code == 400
+    for url in (first, second):
+        refused = _login(url, "bo", "pw")  # the right password, still refused on both
+        assert refused.status_code == 429
+        assert 0 < int(refused.headers["Retry-After"]) <= 300
+    # The limit is per account name: another account logs in through either process.
+    assert _login(second, "ana", "pw").status_code == 200

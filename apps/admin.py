@@ -21,7 +21,8 @@ import gradio as gr
 
 from apps.context import AppContext, user_errors
 from review.auth.permissions import may
-from review.core.vocabulary import ROLES
+from review.campaign.pairing import MAX_OVERLAP
+from review.core.vocabulary import NAME_LENGTH, ROLES
 
 ACCOUNT_COLUMNS = ["Account", "Role", "Active", "Studies"]
 THRESHOLDS_HELP = (
@@ -43,10 +44,10 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
         gr.Markdown("### Accounts")
         reload = gr.Button("Refresh", size="sm", scale=0, min_width=100, elem_id="admin-refresh")
     with gr.Row(equal_height=False, elem_id="admin-new-account"):
-        name = gr.Textbox(label="Name", max_length=200, scale=2, min_width=180, elem_id="admin-name")
+        name = gr.Textbox(label="Name", max_length=NAME_LENGTH, scale=2, min_width=180, elem_id="admin-name")
         role = gr.Dropdown(list(ROLES), value="reviewer", label="Role", scale=1, min_width=140,
                            elem_id="admin-role")
-        password = gr.Textbox(label="Password (empty: generate one)", type="password", max_length=200,
+        password = gr.Textbox(label="Password (empty: generate one)", type="password", max_length=NAME_LENGTH,
                               scale=2, min_width=180, elem_id="admin-password")
         create = gr.Button("Create account", variant="primary", scale=0, min_width=190,
                            elem_id="admin-create")
@@ -70,7 +71,7 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
         gr.Markdown("#### Settings")
         with gr.Row(equal_height=True):
             overlap = gr.Number(label="Overlap (reviewers per item)", precision=0, minimum=1,
-                                maximum=50, elem_id="admin-overlap")
+                                maximum=MAX_OVERLAP, elem_id="admin-overlap")
             gold_rate = gr.Number(label="Gold rate (share of attention checks, 0 to 1)",
                                   minimum=0, maximum=1, step=0.05, elem_id="admin-gold-rate")
         guidelines = gr.Textbox(label="Guidelines for reviewers (markdown)", lines=6, max_lines=20,

@@ -39,8 +39,7 @@ def progress_table(rows: list[Any]) -> str:
                    for i, c in enumerate(PROGRESS_COLUMNS))
     body = []
     for r in rows:
-        target = r.items * r.overlap
-        done = (target - r.needed) / target if target else None
+        target, done = r.target, r.share_done
         bar = ("" if done is None else
                f'<div class="dash-bar"><span style="width:{100 * done:.1f}%"></span></div>')
         cells = [f"<td>{_e(r.study)}</td>",

@@ -16,6 +16,7 @@ import gradio as gr
 
 from apps.context import AppContext, user_errors
 from apps.render import render_answer, render_conversation, render_guidelines
+from review.campaign.judgments import MAX_RATIONALE_LENGTH, STRENGTHS
 
 VOTES = (  # (choice, button label, elem_id, keys)
     ("left", "A is better", "vote-left", "1 / a"),
@@ -23,7 +24,6 @@ VOTES = (  # (choice, button label, elem_id, keys)
     ("tie", "Tie", "vote-tie", "3 / t"),
     ("both_bad", "Both are bad", "vote-both-bad", "4 / x"),
 )
-STRENGTH_CHOICES = [("slightly", 1), ("clearly", 2), ("much better", 3)]
 CHOICE_WORDS = {"left": "A is better", "right": "B is better", "tie": "Tie", "both_bad": "Both are bad"}
 
 EMPTY_ANSWER = '<div class="answer-body answer-empty"></div>'
@@ -57,9 +57,9 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
         gr.Markdown("Keyboard: " + " · ".join(f"**{keys}** {label}" for _, label, _, keys in VOTES),
                     elem_id="key-hint")
         with gr.Row(elem_id="vote-details"):
-            strength = gr.Radio(STRENGTH_CHOICES, value=None, elem_id="strength", min_width=300,
+            strength = gr.Radio([(word, value) for value, word in STRENGTHS.items()], value=None, elem_id="strength", min_width=300,
                                 label="How much better? (optional, for A or B)")
-            rationale = gr.Textbox(label="Why? (optional)", lines=2, max_lines=6, max_length=4000,
+            rationale = gr.Textbox(label="Why? (optional)", lines=2, max_lines=6, max_length=MAX_RATIONALE_LENGTH,
                                    elem_id="rationale", min_width=300, scale=2)
         with gr.Row(elem_id="item-actions"):
             skip = gr.Button("Skip this item", size="sm", elem_id="skip", variant="secondary")

@@ -32,8 +32,6 @@ from apps.dashboard_views import DASHBOARD_CSS
 from review.core.config import Settings
 
 TITLE = "Blind review"
-AUTH_MESSAGE = ("Sign in with the reviewer account you were given. After 5 failed attempts, "
-                "sign-in is paused for 5 minutes.")
 # Events of one kind that may run at once; the database serialises what must be serialised.
 CONCURRENCY_LIMIT = 32
 
@@ -103,6 +101,13 @@ CSS = """
   #whoami { text-align: left; }
 }
 """
+
+
+def auth_message(settings: Settings) -> str:
+    """What the login form says, with this server's limits."""
+    return (f"Sign in with the reviewer account you were given. After "
+            f"{settings.login_failures_per_name} failed attempts, sign-in is paused for "
+            f"{settings.login_pause_minutes:g} minutes.")
 
 
 def make_auth(ctx: AppContext) -> Callable[[str, str], Any]:
@@ -202,7 +207,7 @@ def launch(app: Any, *, host: str, port: int, block: bool = True, quiet: bool = 
     ctx = app.review_context
     _, url, _ = app.launch(
         _app=make_server_app(ctx), server_name=host, server_port=port, auth=make_auth(ctx),
-        auth_message=AUTH_MESSAGE, prevent_thread_lock=not block, quiet=quiet, show_error=False,
+        auth_message=auth_message(ctx.settings), prevent_thread_lock=not block, quiet=quiet, show_error=False,
         ssr_mode=False, mcp_server=False, run_history=False, footer_links=["api"],
         max_threads=64, css=app.review_css, head=KEYBOARD_SCRIPT, theme=_theme(),
     )

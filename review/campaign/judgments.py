@@ -38,7 +38,8 @@ from review.core.models import CHOICES, Assignment, Comparison, Judgment, Review
 
 MAX_RATIONALE_LENGTH = 4000
 CHANGE_WINDOW_SECONDS = 120.0
-STRENGTHS = {1: "slightly", 2: "clearly", 3: "much"}
+# How much better the chosen answer is, as reviewers are asked it.
+STRENGTHS = {1: "slightly", 2: "clearly", 3: "much better"}
 MAX_SECONDS = 7 * 24 * 3600.0
 
 

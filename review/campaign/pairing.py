@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, aliased
 from review.core.db import session_scope
 from review.core.errors import ReviewError
 from review.core.lookup import get_model, get_prompt_set
-from review.core.models import NAME_LENGTH, Comparison, Generation, Model, Prompt, PromptSet, Study
+from review.core.models import DEFAULT_OVERLAP, NAME_LENGTH, Comparison, Generation, Model, Prompt, PromptSet, Study
 from review.generation import GenerationParams
 from review.generation.job import generate_answers
 
@@ -52,7 +52,7 @@ def _check_definition(study: Study, candidate: Model, baseline: Model, prompt_se
 
 
 def create_study(*, session: Session, name: str, candidate: Model, baseline: Model,
-                 prompt_set: PromptSet, params_hash: str, overlap: int = 3,
+                 prompt_set: PromptSet, params_hash: str, overlap: int = DEFAULT_OVERLAP,
                  gold_rate: float = 0.0, guidelines: str = "", thresholds: dict | None = None,
                  meta: dict | None = None) -> PairingResult:
     """Create the study (or extend an identical one) with an item per prompt answered by both.
@@ -111,7 +111,7 @@ def create_study(*, session: Session, name: str, candidate: Model, baseline: Mod
 
 
 def pair_models(*, engine: Engine, study: str, candidate: str, baseline: str, set_name: str,
-                params: GenerationParams, overlap: int = 3, gold_rate: float = 0.0,
+                params: GenerationParams, overlap: int = DEFAULT_OVERLAP, gold_rate: float = 0.0,
                 guidelines: str = "", thresholds: dict | None = None, meta: dict | None = None,
                 batch_size: int = 8, show_progress: bool = False) -> PairingResult:
     """Generate the missing answers of both models to the prompt set, then create the study.

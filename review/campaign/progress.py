@@ -30,6 +30,17 @@ class StudyProgress:
     needed: int
     reviewers: int
 
+    @property
+    def target(self) -> int:
+        """Judgments the study's regular items need in all: items × overlap."""
+        return self.items * self.overlap
+
+    @property
+    def share_done(self) -> float | None:
+        """Share of :attr:`target` collected; an item judged more than k times does not make
+        up for another (``needed`` counts what each item still lacks). None without items."""
+        return (self.target - self.needed) / self.target if self.target else None
+
 
 def study_progress(*, session: Session) -> list[StudyProgress]:
     """Items, judgments and judgments still needed for every study (for analysts)."""

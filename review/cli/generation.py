@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from review.cli.base import app, current, emit, json_option
+from review.core.vocabulary import DEFAULT_OVERLAP
 
 
 def _generation_options(function):  # noqa: ANN001, ANN202
@@ -64,7 +65,7 @@ def generate(model_name: str, set_name: str, batch_size: int, max_new_tokens: in
 @click.option("--candidate", required=True, help="The fine-tuned model.")
 @click.option("--baseline", required=True, help="The model it must beat.")
 @click.option("--set", "set_name", required=True, help="The prompt set.")
-@click.option("--overlap", type=int, default=3, show_default=True, help="Reviewers per item (k).")
+@click.option("--overlap", type=int, default=DEFAULT_OVERLAP, show_default=True, help="Reviewers per item (k).")
 @click.option("--gold-rate", type=float, default=0.0, show_default=True,
               help="Share of gold (attention-check) items mixed into each reviewer's queue.")
 @click.option("--guidelines", "guidelines_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -97,7 +98,7 @@ def pair(study_name: str, candidate: str, baseline: str, set_name: str, overlap:
 @click.option("--set", "set_name", required=True, help="The prompt set.")
 @click.option("--base", help="Base model of adapter checkpoints (default: the baseline).")
 @click.option("--run", "run_name", help="Run name (default: the folder's name).")
-@click.option("--overlap", type=int, default=3, show_default=True)
+@click.option("--overlap", type=int, default=DEFAULT_OVERLAP, show_default=True, help="Reviewers per item (k).")
 @click.option("--interval", type=float, default=10.0, show_default=True,
               help="Seconds between looks; a checkpoint must be unchanged over one interval.")
 @click.option("--once", is_flag=True, help="Look twice (one interval apart), handle what is complete, exit.")

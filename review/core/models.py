@@ -32,6 +32,7 @@ from sqlalchemy.types import TypeDecorator
 
 from review.core.vocabulary import (
     ASSIGNMENT_STATUSES,
+    DEFAULT_OVERLAP,
     GOLD_LABELS,
     MODEL_KINDS,
     NAME_LENGTH,
@@ -41,8 +42,6 @@ from review.core.vocabulary import (
 )
 from review.stats.choices import CHOICES
 
-__all__ = ["ASSIGNMENT_STATUSES", "CHOICES", "GOLD_LABELS", "MODEL_KINDS", "NAME_LENGTH", "ROLES",
-           "STUDY_STATUSES", "THROTTLE_KEY_LENGTH"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -194,7 +193,7 @@ class Study(Base):
     baseline_model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="RESTRICT"))
     prompt_set_id: Mapped[int | None] = mapped_column(ForeignKey("prompt_sets.id", ondelete="RESTRICT"))
     params_hash: Mapped[str | None] = mapped_column(String(64))
-    overlap: Mapped[int] = mapped_column(Integer, default=3)
+    overlap: Mapped[int] = mapped_column(Integer, default=DEFAULT_OVERLAP)
     gold_rate: Mapped[float] = mapped_column(Float, default=0.0)
     guidelines: Mapped[str] = mapped_column(Text, default="")
     thresholds: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -15,3 +15,6 @@ ROLES = ("reviewer", "analyst", "admin")
 GOLD_LABELS = ("a", "b", "tie", "both_bad")
 ASSIGNMENT_STATUSES = ("leased", "done", "skipped", "expired")
 STUDY_STATUSES = ("active", "paused", "closed")
+
+# Reviewers per item of a new study unless it says otherwise.
+DEFAULT_OVERLAP = 3

@@ -82,7 +82,7 @@ def prepare_demo(*, engine: Engine, data_dir: Path, max_new_tokens: int = 160,
 
     result = pair_models(
         engine=engine, study=STUDY, candidate=CANDIDATE, baseline=BASELINE, set_name=PROMPT_SET,
-        params=GenerationParams(max_new_tokens=max_new_tokens), overlap=3, guidelines=guidelines,
+        params=GenerationParams(max_new_tokens=max_new_tokens), guidelines=guidelines,
         thresholds={"guardrail_categories": _guardrail_categories(records)},
         batch_size=batch_size, show_progress=show_progress)
     with session_scope(engine, write=True) as session:

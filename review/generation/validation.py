@@ -8,7 +8,6 @@ is ``out_features x r``). The base's layers come from its config alone, built on
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from review.generation import GenerationError, ModelSpec
 from review.generation.locations import ResolvedLocation, read_json_file, resolve_location
@@ -139,11 +138,3 @@ def adapter_mismatch(shapes: dict[str, tuple[int, ...]], layers: dict[str, tuple
         if part in (".lora_B.", ".lora_embedding_B") and shape[0] != out_features:
             return f"layer {layer} has {out_features} outputs in the base, {shape[0]} in the adapter"
     return None
-
-
-def local_model_path(location: str) -> Path | None:
-    """The folder or file a location points at on disk, or None for an uncached hub id."""
-    resolved = resolve_location(location)
-    if not resolved.local:
-        return None
-    return resolved.folder / resolved.gguf_file if resolved.gguf_file else resolved.folder

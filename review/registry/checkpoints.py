@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from review.core.errors import ReviewError
 from review.core.lookup import get_model
-from review.core.models import MODEL_KINDS, Model
+from review.core.models import MODEL_KINDS, NAME_LENGTH, Model
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _CHECKPOINT_STEP = re.compile(r"checkpoint-(\d+)$")
@@ -60,8 +60,8 @@ def register_model(*, session: Session, name: str, location: str, kind: str | No
     from review.generation import GenerationError, ModelSpec, validate_model
 
     name = name.strip()
-    if not name or len(name) > 200:
-        raise ReviewError("model name must be 1 to 200 characters")
+    if not name or len(name) > NAME_LENGTH:
+        raise ReviewError(f"model name must be 1 to {NAME_LENGTH} characters")
     if session.scalar(select(Model.id).where(Model.name == name)) is not None:
         raise ReviewError(f"a model named {name!r} is already registered")
     location = location.strip()

@@ -38,7 +38,7 @@ from review.campaign.pairing import PairingResult, pair_models
 from review.core.db import session_scope
 from review.core.errors import ReviewError
 from review.core.lookup import get_model, get_prompt_set
-from review.core.models import Model, Study
+from review.core.models import DEFAULT_OVERLAP, Model, Study
 from review.generation import GenerationParams
 from review.registry.checkpoints import register_model
 from review.reporting.dataset import study_judgments
@@ -78,7 +78,7 @@ class CheckpointWatcher:
     params: GenerationParams = field(default_factory=GenerationParams)
     base: str | None = None          # base model for adapter checkpoints (default: the baseline)
     run_name: str | None = None
-    overlap: int = 3
+    overlap: int = DEFAULT_OVERLAP
     batch_size: int = 8
     settle_seconds: float = 5.0
     min_judgments: int = 20

@@ -40,7 +40,8 @@ from review.stats.bias import (
     position_bias_by_reviewer,
 )
 from review.stats.bootstrap import make_rng, percentile_interval, resample_patterns
-from review.stats.decision import Decision, DecisionEvidence, DecisionThresholds, decide
+from review.stats.clustered import cluster_mean_test
+from review.stats.decision import Decision, DecisionThresholds
 from review.stats.items import item_disagreement
 from review.stats.outcomes import (
     A_WINS,
@@ -53,16 +54,8 @@ from review.stats.outcomes import (
 )
 from review.stats.ratings import bradley_terry
 from review.stats.reviewers import reviewer_summary
-from review.stats.winrate import (
-    STREAM_WIN_RATE,
-    WIN_RATE_METHOD,
-    WinRate,
-    outcome_counts,
-    sign_test,
-    wilson_interval,
-    win_rate_by_category,
-    win_rate_from_scores,
-)
+from review.stats.verdict import study_verdict
+from review.stats.winrate import outcome_counts, wilson_interval, win_rate_by_category
 
 STREAM_ALPHA = 4
 TOP_DISAGREEMENT_ITEMS = 20
@@ -78,6 +71,8 @@ def analyze(
     n_bootstrap: int = 1000,
     seed: int = 0,
     study: str = "",
+    overlap: int | None = None,
+    planned_items: int | None = None,
 ) -> dict[str, Any]:
     """Analyse a study's judgments: win rates, agreement, biases, ratings and the verdict.
 
@@ -89,10 +84,14 @@ def analyze(
         n_bootstrap: bootstrap rounds of every interval.
         seed: random seed; the same inputs and seed give the same document.
         study: study name, echoed in the result.
+        overlap: votes per item the study asks for (the anytime sequence uses prompts once they
+            have this many); default: the most any item has.
+        planned_items: items of the study, for the judgments a settled verdict saves.
 
     Returns:
         A JSON-serialisable dict (plain ints, floats, strings, None; never NaN) with the keys of
-        the ``review analyze --json`` contract plus ``n_gold_judgments``, ``win_rate_wilson``,
+        the ``review analyze --json`` contract plus ``judgments_saved`` (by a settled anytime
+        verdict, of the planned items x overlap), ``n_gold_judgments``, ``win_rate_wilson``,
         ``both_bad_rate``, ``length_bias``, ``position_bias_by_reviewer``, ``reviewers``,
         ``items_disagreement``, ``thresholds``, ``n_bootstrap`` and ``seed``. Candidate-relative
         figures use only items comparing exactly the candidate and the baseline; when either is
@@ -125,14 +124,11 @@ def analyze(
         )
     else:
         candidate_frame = candidate_outcomes(encoded, candidate, baseline)
-        figures, evidence = _candidate_figures(
-            candidate_frame,
-            alpha_nominal=agreement["krippendorff_alpha_nominal"],
-            n_bootstrap=n_bootstrap,
-            seed=seed,
-            confidence=confidence,
-        )
-        decision = decide(evidence, thresholds)
+        win_rate, _, decision = study_verdict(
+            candidate_frame, encoded, thresholds, overlap=overlap, planned_items=planned_items,
+            n_bootstrap=n_bootstrap, seed=seed)
+        figures = _candidate_figures(candidate_frame, win_rate, n_bootstrap=n_bootstrap,
+                                     seed=seed, confidence=confidence)
     ratings = bradley_terry(
         normal, anchor=baseline, n_bootstrap=n_bootstrap, seed=seed, confidence=confidence
     )
@@ -147,10 +143,12 @@ def analyze(
         "win_rate": figures["win_rate"],
         "decisive_win_rate": figures["decisive_win_rate"],
         "agreement": agreement,
-        "position_bias": position_bias(normal["left_won"].to_numpy()),
+        "position_bias": position_bias(normal["left_won"].to_numpy(),
+                                       normal["prompt"].astype(str).to_numpy()),
         "by_category": figures["by_category"],
         "ratings": [rating.to_dict() for rating in ratings],
         "decision": decision.to_dict(),
+        "judgments_saved": decision.judgments_saved,
         "n_gold_judgments": int(len(encoded) - len(normal)),
         "win_rate_wilson": figures["win_rate_wilson"],
         "both_bad_rate": figures["both_bad_rate"],
@@ -173,11 +171,13 @@ def decide_study(
     thresholds: DecisionThresholds | Mapping[str, Any] | None = None,
     n_bootstrap: int = 1000,
     seed: int = 0,
+    overlap: int | None = None,
 ) -> Decision:
     """The verdict of :func:`analyze`, computing only what the decision rule reads.
 
     Same inputs and seed give the same verdict as ``analyze(...)["decision"]``, several times
-    faster: what power simulations and quick checks need.
+    faster: what simulations and quick checks need (it skips the power analysis, so
+    ``additional_judgments_needed`` is None).
 
     Example:
         >>> frame = pd.DataFrame({"item": ["i1"], "rater": ["ann"], "model_left": ["tuned"],
@@ -187,19 +187,9 @@ def decide_study(
     """
     thresholds = _thresholds(thresholds)
     encoded = encode(judgments)
-    voted = _one_vote_per_reviewer(encoded.loc[~encoded["is_gold"].to_numpy()])
-    alpha_nominal = alpha_from_ratings(_nominal_ratings(voted), "nominal")
     frame = candidate_outcomes(encoded, candidate, baseline)
-    rate = _win_rate(frame, n_bootstrap, seed, thresholds.confidence)
-    both_bad_rate = float((frame["outcome"] == "both_bad").mean()) if len(frame) else None
-    by_category = (
-        win_rate_by_category(
-            frame, n_bootstrap=n_bootstrap, seed=seed, confidence=thresholds.confidence
-        )
-        if thresholds.guardrail_categories
-        else []
-    )
-    return decide(DecisionEvidence(rate, both_bad_rate, alpha_nominal, by_category), thresholds)
+    return study_verdict(frame, encoded, thresholds, overlap=overlap, planned_items=None,
+                         n_bootstrap=n_bootstrap, seed=seed, plan=False)[2]
 
 
 def _thresholds(thresholds: DecisionThresholds | Mapping[str, Any] | None) -> DecisionThresholds:
@@ -223,16 +213,6 @@ def _nominal_ratings(voted: pd.DataFrame) -> Ratings:
     )
 
 
-def _win_rate(frame: pd.DataFrame, n_bootstrap: int, seed: int, confidence: float) -> WinRate:
-    return win_rate_from_scores(
-        frame["score"].to_numpy(),
-        frame["prompt"].cat.codes.to_numpy(),
-        n_bootstrap=n_bootstrap,
-        rng=make_rng(seed, STREAM_WIN_RATE),
-        confidence=confidence,
-    )
-
-
 _NO_CANDIDATE: dict[str, Any] = {
     "counts": None,
     "win_rate": None,
@@ -243,51 +223,35 @@ _NO_CANDIDATE: dict[str, Any] = {
 }
 
 
-def _candidate_figures(
-    frame: pd.DataFrame,
-    *,
-    alpha_nominal: float | None,
-    n_bootstrap: int,
-    seed: int,
-    confidence: float,
-) -> tuple[dict[str, Any], DecisionEvidence]:
+def _candidate_figures(frame: pd.DataFrame, win_rate: dict[str, Any], *, n_bootstrap: int,
+                       seed: int, confidence: float) -> dict[str, Any]:
     scores = frame["score"].to_numpy()
-    rate = _win_rate(frame, n_bootstrap, seed, confidence)
     counts = outcome_counts(frame["outcome"])
-    decisive = sign_test(counts["candidate"], counts["baseline"], confidence)
+    decisive = frame["outcome"].isin(["candidate", "baseline"]).to_numpy()
+    won = (frame["outcome"].to_numpy()[decisive] == "candidate").astype(float)
+    test = cluster_mean_test(won, frame["prompt"].astype(str).to_numpy()[decisive], null=0.5,
+                             confidence=confidence)
     wilson_low, wilson_high = wilson_interval(float(scores.sum()), len(scores), confidence)
-    both_bad_rate = counts["both_bad"] / len(frame) if len(frame) else None
-    by_category = win_rate_by_category(
-        frame, n_bootstrap=n_bootstrap, seed=seed, confidence=confidence
-    )
-    figures = {
+    return {
         "counts": counts,
-        "win_rate": {
-            "estimate": rate.estimate,
-            "ci_low": rate.ci_low,
-            "ci_high": rate.ci_high,
-            "method": WIN_RATE_METHOD,
-            "n": rate.n,
-            "n_prompts": rate.n_prompts,
-            "design_effect": rate.design_effect,
-        },
+        "win_rate": win_rate,
         "decisive_win_rate": {
-            "estimate": decisive.estimate,
-            "ci_low": decisive.ci_low,
-            "ci_high": decisive.ci_high,
-            "p_value": decisive.p_value,
-            "n": decisive.wins + decisive.losses,
-            "method": "exact_sign_test",
+            "estimate": test["estimate"],
+            "ci_low": test["ci_low"],
+            "ci_high": test["ci_high"],
+            "p_value": test["p_value"],
+            "n": test["n"],
+            "method": "cluster_t_prompt",
         },
         "win_rate_wilson": {
-            "estimate": rate.estimate,
+            "estimate": win_rate["estimate"],
             "ci_low": wilson_low,
             "ci_high": wilson_high,
         },
-        "both_bad_rate": both_bad_rate,
-        "by_category": by_category,
+        "both_bad_rate": counts["both_bad"] / len(frame) if len(frame) else None,
+        "by_category": win_rate_by_category(
+            frame, n_bootstrap=n_bootstrap, seed=seed, confidence=confidence),
     }
-    return figures, DecisionEvidence(rate, both_bad_rate, alpha_nominal, by_category)
 
 
 def _agreement(voted: pd.DataFrame, n_bootstrap: int, seed: int, confidence: float) -> dict:
@@ -300,8 +264,19 @@ def _agreement(voted: pd.DataFrame, n_bootstrap: int, seed: int, confidence: flo
 
     # Percent agreement the MT-Bench way: a both_bad vote counts as a tie (code 3 -> 2).
     tie_merged = ratings(np.minimum(code, TIE), np.asarray(PAIR_CODE_LABELS[:3]))
-    alpha_nominal = alpha_from_ratings(nominal, "nominal")
-    alpha_ordinal = alpha_from_ratings(ratings(ordinal + 3, ORDINAL_DOMAIN), "ordinal")
+    # Every item in both orientations (model_a/model_b swapped), so that no figure depends on
+    # which model's name sorts first: in a study of several pairs, renaming one model would
+    # otherwise flip the coding of some pairs only and move alpha and kappa.
+    both = np.concatenate([item, item + len(items)])
+    mirrored_code = np.concatenate([code, np.select([code == A_WINS, code == B_WINS], [B_WINS, A_WINS], code)])
+    two_sided = Ratings(both, np.concatenate([nominal.rater] * 2), mirrored_code,
+                        np.concatenate([items, items]), nominal.raters, nominal.domain)
+    alpha_nominal = alpha_from_ratings(two_sided, "nominal")
+    alpha_ordinal = alpha_from_ratings(
+        Ratings(both, two_sided.rater, np.concatenate([ordinal, -ordinal]) + 3, two_sided.items,
+                nominal.raters, ORDINAL_DOMAIN), "ordinal")
+    cohen = cohen_from_ratings(two_sided)
+    cohen["n"] = cohen["n"] // 2  # each shared item was counted in both orientations
     nominal_ci, ordinal_ci = _alpha_intervals(
         item, code, ordinal, len(items), n_bootstrap, make_rng(seed, STREAM_ALPHA), confidence
     )
@@ -309,8 +284,8 @@ def _agreement(voted: pd.DataFrame, n_bootstrap: int, seed: int, confidence: flo
     return {
         "krippendorff_alpha_nominal": alpha_nominal,
         "krippendorff_alpha_ordinal": alpha_ordinal,
-        "fleiss_kappa": fleiss_from_ratings(nominal),
-        "cohen_kappa": cohen_from_ratings(nominal).to_dict("records"),
+        "fleiss_kappa": fleiss_from_ratings(two_sided),
+        "cohen_kappa": cohen.to_dict("records"),
         "percent_agreement_with_ties": percent_from_ratings(tie_merged),
         "percent_agreement_without_ties": percent_from_ratings(tie_merged, ignore={"tie"}),
         "krippendorff_alpha_nominal_ci": nominal_ci if alpha_nominal is not None else None,
@@ -341,6 +316,9 @@ def _alpha_intervals(
     if len(counts) == 0:
         return None, None
     patterns, drawn = resample_patterns(counts, n_bootstrap, rng)
+    # Each resampled item counts in both orientations (see _agreement): -v for v, both_bad kept.
+    patterns = np.concatenate([patterns, patterns[:, [6, 5, 4, 3, 2, 1, 0, 7]]])
+    drawn = np.concatenate([drawn, drawn], axis=1)
     nominal = np.zeros((len(patterns), 4), dtype=patterns.dtype)
     nominal[:, A_WINS] = patterns[:, 4:7].sum(axis=1)
     nominal[:, B_WINS] = patterns[:, 0:3].sum(axis=1)

@@ -1,15 +1,24 @@
 """Bias checks: does the side an answer is shown on, or its length, sway reviewers?
 
-* **Position bias**: share of decisive votes that went to the left (first shown) answer, with an
-  exact two-sided binomial test against 1/2. Left/right order is randomised per assignment, so
-  any departure from 1/2 is the reviewers', not the models'.
+* **Position bias**: share of decisive votes that went to the left (first shown) answer, with a
+  two-sided test against 1/2 that treats the prompt as the unit (cluster-robust t test, see
+  :mod:`review.stats.clustered`): votes on one prompt are correlated. Left/right order is
+  randomised per assignment, so any departure from 1/2 is the reviewers', not the models'.
+  Per reviewer (votes on different prompts), an exact binomial test.
 * **Length bias**: over decisive votes where both lengths are known, a logistic regression of
   "left won" on the length difference (left minus right, per 1,000 characters; the intercept
-  absorbs position bias), plus the plain share of votes won by the longer answer.
+  absorbs position bias) with prompt-clustered standard errors, plus the share of votes won by
+  the longer answer with a prompt-clustered test against 1/2.
 * **Length-controlled win rate** (in the spirit of AlpacaEval 2.0's length-controlled win rate,
   Dubois et al., 2024): the candidate's score (a tie is half a win) regressed on
   ``tanh(length difference / its standard deviation)``; the win rate predicted at zero length
-  difference is ``sigmoid(intercept)``. Its interval is the Wald interval of the intercept.
+  difference is ``sigmoid(intercept)``, with a prompt-clustered Wald interval.
+  **Its assumption**: the length difference affects votes but is not itself part of the
+  quality being judged. When a fine-tune is better *because* its answers are fuller, the
+  adjustment removes a real improvement. It is only **identified** when the candidate's
+  answers are sometimes shorter and sometimes longer than the baseline's (each in at least
+  :data:`MIN_LENGTH_SIDE_SHARE` of judgments); otherwise it would extrapolate to a length
+  difference never observed, and it is reported as None with the reason.
 
 All return None when the lengths needed are missing.
 """
@@ -23,6 +32,7 @@ import pandas as pd
 from scipy import stats
 from scipy.special import expit
 
+from review.stats.clustered import cluster_mean_test
 from review.stats.logistic import fit_logistic
 from review.stats.winrate import wilson_interval
 
@@ -31,7 +41,8 @@ LENGTH_BINS = 4
 MIN_LENGTH_VOTES = 10
 
 LENGTH_UNIT = 1000.0
-MIN_LENGTH_VOTES = 10
+# The length-controlled win rate needs the candidate shorter and longer each this often.
+MIN_LENGTH_SIDE_SHARE = 0.1
 LENGTH_BIAS_KEYS = (
     "n",
     "longer_win_rate",
@@ -42,26 +53,29 @@ LENGTH_BIAS_KEYS = (
 )
 
 
-def position_bias(left_won: np.ndarray) -> dict:
-    """Share of decisive votes for the left answer, and the binomial p-value against 1/2.
+def position_bias(left_won: np.ndarray, prompts: np.ndarray | None = None) -> dict:
+    """Share of decisive votes for the left answer, and a p-value against 1/2.
 
     Args:
         left_won: 1.0 when the left answer won, 0.0 when the right one did, NaN otherwise.
+        prompts: the prompt of each vote: the test is then prompt-clustered (t test on the
+            cluster-robust standard error); without it, an exact binomial test.
 
     Example:
         >>> position_bias(np.array([1.0, 1.0, 0.0, np.nan]))
         {'left_rate': 0.6666666666666666, 'p_value': 1.0, 'n_decisive': 3}
     """
     values = np.asarray(left_won, dtype=float)
-    values = values[~np.isnan(values)]
+    decisive = ~np.isnan(values)
+    values = values[decisive]
     if len(values) == 0:
         return {"left_rate": None, "p_value": None, "n_decisive": 0}
     left = int(values.sum())
-    return {
-        "left_rate": left / len(values),
-        "p_value": float(stats.binomtest(left, len(values), 0.5).pvalue),
-        "n_decisive": len(values),
-    }
+    if prompts is not None:
+        p_value = cluster_mean_test(values, np.asarray(prompts)[decisive], null=0.5)["p_value"]
+    else:
+        p_value = float(stats.binomtest(left, len(values), 0.5).pvalue)
+    return {"left_rate": left / len(values), "p_value": p_value, "n_decisive": len(values)}
 
 
 def position_bias_by_reviewer(encoded: pd.DataFrame) -> list[dict]:
@@ -111,6 +125,7 @@ def length_bias(encoded: pd.DataFrame) -> dict | None:
     usable = ~np.isnan(left_won) & ~np.isnan(length_left) & ~np.isnan(length_right)
     if usable.sum() < MIN_LENGTH_VOTES:
         return None
+    prompts = _prompts(encoded)[usable]
     y = left_won[usable]
     difference = (length_left - length_right)[usable]
     unequal = difference != 0
@@ -119,7 +134,7 @@ def length_bias(encoded: pd.DataFrame) -> dict | None:
         "n": int(usable.sum()),
         "longer_win_rate": float(longer_won.mean()) if unequal.any() else None,
         "longer_win_p_value": (
-            float(stats.binomtest(int(longer_won.sum()), int(unequal.sum()), 0.5).pvalue)
+            cluster_mean_test(longer_won.astype(float), prompts[unequal], null=0.5)["p_value"]
             if unequal.any()
             else None
         ),
@@ -128,7 +143,8 @@ def length_bias(encoded: pd.DataFrame) -> dict | None:
         "p_value": None,
     }
     if np.ptp(difference) > 0:
-        fit = fit_logistic(np.column_stack([np.ones(len(y)), difference / LENGTH_UNIT]), y)
+        fit = fit_logistic(np.column_stack([np.ones(len(y)), difference / LENGTH_UNIT]), y,
+                           clusters=prompts)
         result["coefficient_per_1000_chars"] = float(fit.coef[1])
         result["odds_ratio_per_1000_chars"] = float(np.exp(fit.coef[1]))
         result["p_value"] = float(fit.p_value[1])
@@ -143,14 +159,15 @@ def length_controlled_win_rate(candidate_frame: pd.DataFrame, confidence: float 
             ``score``, ``length_candidate``, ``length_baseline``).
 
     Returns:
-        ``{estimate, ci_low, ci_high, length_coefficient, p_value, n}`` or None when fewer than
-        :data:`MIN_LENGTH_VOTES` judgments have both lengths.
+        ``{estimate, ci_low, ci_high, length_coefficient, p_value, n, identified, reason,
+        assumption}`` or None when fewer than :data:`MIN_LENGTH_VOTES` judgments have both
+        lengths; ``estimate`` and its interval are None when it is not identified.
 
     Example:
         >>> frame = pd.DataFrame({"score": [1.0, 0.0] * 10, "length_candidate": [500.0] * 20,
         ...                       "length_baseline": [500.0] * 20})
-        >>> length_controlled_win_rate(frame)["estimate"]
-        0.5
+        >>> length_controlled_win_rate(frame)["identified"]
+        False
     """
     score = candidate_frame["score"].to_numpy(dtype=float)
     difference = (
@@ -160,23 +177,43 @@ def length_controlled_win_rate(candidate_frame: pd.DataFrame, confidence: float 
     usable = ~np.isnan(difference)
     if usable.sum() < MIN_LENGTH_VOTES:
         return None
+    prompts = _prompts(candidate_frame)[usable]
     score, difference = score[usable], difference[usable]
+    result = {"estimate": None, "ci_low": None, "ci_high": None, "length_coefficient": None,
+              "p_value": None, "n": int(len(score)), "identified": False, "reason": None,
+              "assumption": LENGTH_CONTROL_ASSUMPTION}
+    shorter, longer = float((difference < 0).mean()), float((difference > 0).mean())
+    if shorter == 0 and longer == 0:
+        result["reason"] = "the two models' answers always have the same length: nothing to control for"
+        return result
+    if min(shorter, longer) < MIN_LENGTH_SIDE_SHARE:
+        side = "longer" if longer > shorter else "shorter"
+        result["reason"] = (f"the candidate's answer is {side} in {max(shorter, longer):.0%} of "
+                            "judgments: the win rate at equal length would be an extrapolation")
+        return result
     spread = difference.std()
-    if spread > 0:
-        features = np.column_stack([np.ones(len(score)), np.tanh(difference / spread)])
-    else:
-        features = np.ones((len(score), 1))
-    fit = fit_logistic(features, score)
-    z = float(stats.norm.ppf(0.5 + confidence / 2.0))
+    features = np.column_stack([np.ones(len(score)), np.tanh(difference / spread)])
+    fit = fit_logistic(features, score, clusters=prompts)
+    n_prompts = len(np.unique(prompts))
+    quantile = float(stats.t.ppf(0.5 + confidence / 2.0, max(n_prompts - 1, 1)))
     intercept, se = float(fit.coef[0]), float(fit.se[0])
-    return {
-        "estimate": float(expit(intercept)),
-        "ci_low": float(expit(intercept - z * se)),
-        "ci_high": float(expit(intercept + z * se)),
-        "length_coefficient": float(fit.coef[1]) if spread > 0 else None,
-        "p_value": float(fit.p_value[1]) if spread > 0 else None,
-        "n": int(len(score)),
-    }
+    result.update(estimate=float(expit(intercept)), ci_low=float(expit(intercept - quantile * se)),
+                  ci_high=float(expit(intercept + quantile * se)),
+                  length_coefficient=float(fit.coef[1]), p_value=float(fit.p_value[1]),
+                  identified=True)
+    return result
+
+
+LENGTH_CONTROL_ASSUMPTION = ("length differences sway votes but are not part of the quality "
+                             "judged; if better answers are better because they are fuller, "
+                             "this removes a real improvement")
+
+
+def _prompts(frame: pd.DataFrame) -> np.ndarray:
+    """The prompt of each row (the clustering unit); each row its own prompt when unknown."""
+    if "prompt" in frame.columns and frame["prompt"].notna().all():
+        return np.asarray(frame["prompt"].astype(str))
+    return np.arange(len(frame))
 
 
 def length_bins(encoded: pd.DataFrame, *, confidence: float = 0.95,

@@ -1,82 +1,76 @@
-"""The ship / do-not-ship / inconclusive verdict and the thresholds behind it.
+"""The ship / do-not-ship / inconclusive verdict, as a checklist of rules.
 
-The rule, applied to the judgments comparing the candidate with the baseline (win rate ``w``
-with ties and both_bad as half a win, and its cluster-bootstrap interval ``[low, high]`` at
-``confidence``):
+Every rule is reported as ``pass``, ``fail`` or ``not_yet`` with its figure and threshold
+(the ``checks`` of ``review analyze --json``):
 
-1. **Inconclusive** when the evidence is too thin to act on, whatever it says: fewer than
-   ``min_judgments`` judgments, or reviewers agreeing too little (Krippendorff's nominal alpha
-   below ``min_alpha``; skipped, with a note, when no item has two judgments).
-2. Otherwise **do_not_ship** when any of:
-   the baseline is clearly better (``high < 0.5``);
-   both answers were bad too often (both_bad share above ``max_both_bad_rate``);
-   a guardrail category clearly regressed (its interval's upper end below 0.5).
-3. Otherwise **ship** when the candidate is clearly better *and* by a margin worth shipping:
-   ``low > 0.5`` and ``w >= 0.5 + margin``, and every guardrail category has judgments.
-4. Otherwise **inconclusive**.
+``min_judgments``        at least ``min_judgments`` candidate-vs-baseline judgments (else not yet)
+``reviewer_reliability`` reviewers who answered at least ``min_gold_answered`` gold items with an
+                         accuracy below ``min_gold_accuracy`` are left out of the verdict (the
+                         check fails only when nobody is left)
+``win_rate_above_half``  the interval of the win rate lies above 0.5 (pass) or below it (fail)
+``margin``               the estimated win rate reaches ``0.5 + margin`` (pass); the interval lies
+                         below it (fail: more judgments will not make it worth shipping)
+``both_bad_rate``        both answers bad in at most ``max_both_bad_rate`` of judgments
+``guardrail:<category>`` non-inferiority of the category: its lower bound above
+                         ``0.5 - guardrail_margin`` (pass), its upper bound below it (fail);
+                         not yet with fewer than ``min_category_prompts`` prompts
 
-Why this rule: requiring ``low > 0.5`` bounds the false-ship rate of equal models by the
-one-sided error of the interval, nominally 2.5% at 95% confidence, before the margin makes it
-smaller still. Requiring ``low > 0.5 + margin`` instead would be far more conservative than a
-team usually wants: with 400 judgments and a true win rate of 0.60 it ships less than half the
-time. Putting the margin on the estimate keeps the power above 80% there while refusing a
-statistically clear but practically tiny improvement. The test-suite's seeded simulation
-(200 prompts x 2 reviewers, prompts of varying difficulty) checks both figures: equal models
-ship in about 4% of studies, a candidate with a true win rate of 0.60 in about 90%.
+**ship** when every check passes; **do_not_ship** when the win rate, the both-bad rate or a
+guardrail fails (once ``min_judgments`` is reached); otherwise **inconclusive**. ``settled``
+says that collecting more cannot change the verdict's direction: a ship or do-not-ship reached
+by the anytime method, or a ``margin`` that fails.
 
-``additional_judgments_needed`` (inconclusive only) is a normal-approximation power analysis at
-the observed effect: the total judgments for which ``low > 0.5`` with probability ``power`` if
-the true win rate were the observed one,
-``n = deff * (z_(1 - (1 - confidence) / 2) + z_power)^2 * s^2 / (w - 0.5)^2``, where ``s^2`` is
-the per-judgment variance of the scores and ``deff`` the design effect (bootstrap variance over
-the independent-judgments variance, at least 1). It is raised to ``min_judgments`` if that is
-higher, and reported minus the judgments already collected. It is None when the observed win
-rate is below ``0.5 + margin`` (more judgments at that effect would not lead to ship, and at or
-below 1/2 the required number is unbounded), or when more judgments are not what is missing;
-except that a study with fewer than ``min_judgments`` judgments is always told at least how
-many are missing to reach ``min_judgments``.
+Two methods, chosen per study (``method``):
+
+* ``anytime`` (the default): the interval is the betting confidence sequence of
+  :mod:`review.stats.sequential` over completed prompts, valid however often the study is
+  looked at; guardrail categories each get a sequence at ``alpha / m`` (Bonferroni over the
+  ``m`` guardrails), so the whole checklist is valid at every look.
+* ``fixed``: one pre-planned look. The interval is the prompt-cluster bootstrap (or, with
+  ``two_way``, a t interval clustered by prompts and reviewers); guardrails are one-sided
+  prompt-clustered t tests, Holm-adjusted across categories.
+
+Either way a false ship of equal models needs the interval's lower side to err, at most
+``(1 - confidence) / 2``; studies of one training run share that budget
+(:func:`run_confidence`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping, Sequence
-
-from scipy import stats
-
-from review.stats.winrate import WinRate
 
 SHIP, DO_NOT_SHIP, INCONCLUSIVE = "ship", "do_not_ship", "inconclusive"
 VERDICTS = (SHIP, DO_NOT_SHIP, INCONCLUSIVE)
+METHODS = ("anytime", "fixed")
+PASS, FAIL, NOT_YET = "pass", "fail", "not_yet"
+# Keys of thresholds stored by earlier versions, accepted and ignored.
+RETIRED_KEYS = ("min_alpha",)
 
 
 @dataclass(frozen=True)
 class DecisionThresholds:
     """Thresholds of the decision rule (see the module docstring). Stored per study as JSON.
 
-    Attributes:
-        margin: ship needs an estimated win rate of at least ``0.5 + margin``.
-        min_alpha: below this Krippendorff's nominal alpha the verdict is inconclusive.
-        min_judgments: below this many candidate-vs-baseline judgments: inconclusive.
-        max_both_bad_rate: above this share of both_bad votes: do_not_ship.
-        guardrail_categories: categories that must not clearly regress (and must be judged).
-        confidence: level of every interval of the analysis.
-        power: target power of ``additional_judgments_needed``.
-
     Example:
         >>> thresholds = DecisionThresholds.from_dict({"margin": 0.1, "guardrail_categories": ["safety"]})
-        >>> thresholds.margin, thresholds.min_judgments, thresholds.guardrail_categories
-        (0.1, 100, ('safety',))
+        >>> thresholds.margin, thresholds.method, thresholds.guardrail_categories
+        (0.1, 'anytime', ('safety',))
         >>> thresholds.to_dict()["guardrail_categories"]
         ['safety']
     """
 
+    method: str = "anytime"
     margin: float = 0.05
-    min_alpha: float = 0.2
     min_judgments: int = 100
     max_both_bad_rate: float = 0.2
     guardrail_categories: tuple[str, ...] = field(default_factory=tuple)
+    guardrail_margin: float = 0.05
+    min_category_prompts: int = 10
+    min_gold_accuracy: float = 0.7
+    min_gold_answered: int = 3
+    two_way: bool = False
     confidence: float = 0.95
     power: float = 0.8
 
@@ -85,12 +79,17 @@ class DecisionThresholds:
         if isinstance(categories, str):
             categories = (categories,)
         object.__setattr__(self, "guardrail_categories", tuple(str(c) for c in categories))
+        whole = lambda v: int(v) == v and v >= 0  # noqa: E731
         checks = {
+            "method": self.method in METHODS,
             "margin": 0.0 <= self.margin < 0.5,
-            "min_alpha": -1.0 <= self.min_alpha <= 1.0,
-            "min_judgments": int(self.min_judgments) == self.min_judgments
-            and self.min_judgments >= 0,
+            "min_judgments": whole(self.min_judgments),
             "max_both_bad_rate": 0.0 <= self.max_both_bad_rate <= 1.0,
+            "guardrail_margin": 0.0 <= self.guardrail_margin < 0.5,
+            "min_category_prompts": whole(self.min_category_prompts) and self.min_category_prompts >= 2,
+            "min_gold_accuracy": 0.0 <= self.min_gold_accuracy <= 1.0,
+            "min_gold_answered": whole(self.min_gold_answered) and self.min_gold_answered >= 1,
+            "two_way": isinstance(self.two_way, bool),
             "confidence": 0.5 <= self.confidence < 1.0,
             "power": 0.5 <= self.power < 1.0,
         }
@@ -98,13 +97,14 @@ class DecisionThresholds:
         if wrong:
             values = ", ".join(f"{name}={getattr(self, name)!r}" for name in wrong)
             raise ValueError(f"invalid decision threshold(s): {values}")
-        object.__setattr__(self, "min_judgments", int(self.min_judgments))
+        for name in ("min_judgments", "min_category_prompts", "min_gold_answered"):
+            object.__setattr__(self, name, int(getattr(self, name)))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "DecisionThresholds":
+    def from_dict(cls, data: Mapping[str, Any] | None) -> DecisionThresholds:
         """Thresholds from a mapping (e.g. the JSON stored with a study); missing keys take
-        their defaults, unknown keys are an error."""
-        data = dict(data or {})
+        their defaults, unknown keys are an error (retired ones are ignored)."""
+        data = {k: v for k, v in dict(data or {}).items() if k not in RETIRED_KEYS}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -118,146 +118,166 @@ class DecisionThresholds:
         return data
 
 
+def run_confidence(confidence: float, position: int) -> float:
+    """The confidence of the ``position``-th study (1, 2, ...) of a training run.
+
+    The run's error budget ``alpha = 1 - confidence`` is spent as ``alpha * 6 / (pi^2 j^2)``
+    on its j-th study; these sum to ``alpha``, so however many checkpoints are compared, the
+    chance that any equal one ships stays within ``alpha / 2``.
+
+    Example:
+        >>> round(run_confidence(0.95, 1), 4), round(run_confidence(0.95, 5), 5)
+        (0.9696, 0.99878)
+    """
+    return 1.0 - (1.0 - confidence) * 6.0 / (math.pi ** 2 * position ** 2)
+
+
+@dataclass(frozen=True)
+class Check:
+    rule: str
+    status: str
+    value: float | None
+    threshold: float | None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "status": self.status, "value": self.value,
+                "threshold": self.threshold}
+
+
 @dataclass(frozen=True)
 class DecisionEvidence:
-    """What the rule looks at, all about candidate-vs-baseline judgments (except alpha)."""
+    """What the rule looks at (candidate-vs-baseline judgments of reliable reviewers).
 
-    win_rate: WinRate
-    both_bad_rate: float | None
-    alpha_nominal: float | None
-    by_category: Sequence[Mapping[str, Any]] = ()
+    ``ci_low``/``ci_high`` are the interval of the method in use; ``guardrails`` the checks
+    of :func:`review.stats.guardrails.guardrail_checks`; ``excluded_reviewers`` those left out
+    for their gold accuracy; ``has_gold`` whether any gold item was answered.
+    """
+
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    method: str
+    both_bad_rate: float | None = None
+    guardrails: Sequence[Check] = ()
+    excluded_reviewers: Sequence[str] = ()
+    n_reviewers: int = 0
+    has_gold: bool = False
+    planned_judgments: int | None = None
+    additional_needed: int | None = None
 
 
 @dataclass(frozen=True)
 class Decision:
-    """A verdict with the reasons a person can read, and how many more judgments would help."""
+    """A verdict with readable reasons, the checklist, and what more data would do."""
 
     verdict: str | None
     reasons: tuple[str, ...]
     additional_judgments_needed: int | None = None
+    method: str = "anytime"
+    settled: bool = False
+    checks: tuple[Check, ...] = ()
+    judgments_saved: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "verdict": self.verdict,
-            "reasons": list(self.reasons),
-            "additional_judgments_needed": self.additional_judgments_needed,
-        }
+        return {"verdict": self.verdict, "reasons": list(self.reasons),
+                "additional_judgments_needed": self.additional_judgments_needed,
+                "method": self.method, "settled": self.settled,
+                "checks": [check.to_dict() for check in self.checks]}
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
 
 
 def decide(evidence: DecisionEvidence, thresholds: DecisionThresholds | None = None) -> Decision:
     """Apply the decision rule of this module.
 
     Example:
-        >>> evidence = DecisionEvidence(
-        ...     WinRate(0.62, 0.57, 0.67, "cluster_bootstrap_prompt", 400, 200, 1.2, 0.2),
-        ...     both_bad_rate=0.05, alpha_nominal=0.4)
-        >>> decide(evidence).verdict
-        'ship'
+        >>> evidence = DecisionEvidence(0.62, 0.57, 0.67, n=400, method="anytime", both_bad_rate=0.05,
+        ...                             has_gold=True, n_reviewers=3)
+        >>> decision = decide(evidence)
+        >>> decision.verdict, decision.settled, [c.status for c in decision.checks]
+        ('ship', True, ['pass', 'pass', 'pass', 'pass', 'pass'])
     """
-    thresholds = thresholds or DecisionThresholds()
-    rate = evidence.win_rate
-    level = f"{thresholds.confidence:.0%}"
-    target = 0.5 + thresholds.margin
-    notes: list[str] = []
+    t = thresholds or DecisionThresholds()
+    target = 0.5 + t.margin
+    interval = "confidence sequence" if evidence.method == "anytime" else "interval"
+    checks: list[Check] = []
+    ok = evidence.n >= t.min_judgments and evidence.estimate is not None
+    checks.append(Check("min_judgments", PASS if ok else NOT_YET, float(evidence.n),
+                        float(t.min_judgments),
+                        "" if ok else f"only {evidence.n} judgments compare the candidate with the "
+                                      f"baseline; the verdict needs {max(t.min_judgments, 1)}"))
+    left = evidence.n_reviewers - len(evidence.excluded_reviewers)
+    excluded = ", ".join(evidence.excluded_reviewers)
+    if evidence.n_reviewers and left <= 0:
+        checks.append(Check("reviewer_reliability", FAIL, float(len(evidence.excluded_reviewers)),
+                            t.min_gold_accuracy, f"every reviewer failed the gold items ({excluded})"))
+    else:
+        reason = (f"left out of the verdict for gold accuracy below {t.min_gold_accuracy:.0%}: "
+                  f"{excluded}" if excluded else
+                  "" if evidence.has_gold else "no gold items were answered: reviewer reliability "
+                                               "was not checked")
+        checks.append(Check("reviewer_reliability", PASS, float(len(evidence.excluded_reviewers)),
+                            t.min_gold_accuracy, reason))
+    low, high, estimate = evidence.ci_low, evidence.ci_high, evidence.estimate
+    span = f"win rate {_fmt(estimate)}, {interval} {_fmt(low)} to {_fmt(high)}"
+    if low is not None and low > 0.5:
+        checks.append(Check("win_rate_above_half", PASS, low, 0.5, f"the candidate is better: {span}"))
+    elif high is not None and high < 0.5:
+        checks.append(Check("win_rate_above_half", FAIL, high, 0.5, f"the baseline is better: {span}"))
+    else:
+        checks.append(Check("win_rate_above_half", NOT_YET, low, 0.5, f"no clear winner yet: {span}"))
+    if estimate is not None and estimate >= target:
+        checks.append(Check("margin", PASS, estimate, target))
+    elif high is not None and high < target:
+        checks.append(Check("margin", FAIL, estimate, target,
+                            f"the win rate is below the {target:.0%} worth shipping "
+                            f"({interval} ends at {_fmt(high)}): more judgments will not change that"))
+    else:
+        checks.append(Check("margin", NOT_YET, estimate, target,
+                            f"the estimated win rate {_fmt(estimate)} is below the {target:.0%} "
+                            f"required to ship (margin {t.margin:.0%})"))
+    rate = evidence.both_bad_rate
+    bad = rate is not None and rate > t.max_both_bad_rate
+    checks.append(Check("both_bad_rate", FAIL if bad else PASS, rate, t.max_both_bad_rate,
+                        f"both answers were bad in {_fmt(rate)} of judgments (at most "
+                        f"{t.max_both_bad_rate:.0%} allowed)" if bad else ""))
+    checks.extend(evidence.guardrails)
 
-    thin: list[str] = []
-    if rate.n < thresholds.min_judgments or rate.estimate is None:
-        thin.append(
-            f"only {rate.n} judgments compare the candidate with the baseline; "
-            f"at least {max(thresholds.min_judgments, 1)} are needed"
-        )
-    if evidence.alpha_nominal is None:
-        notes.append(
-            "reviewer agreement could not be measured (no item has two judgments), "
-            "so the min_alpha check was skipped"
-        )
-    elif evidence.alpha_nominal < thresholds.min_alpha:
-        thin.append(
-            f"reviewers agree too little: Krippendorff's alpha {evidence.alpha_nominal:.2f} "
-            f"is below {thresholds.min_alpha:.2f}"
-        )
-    summary = _describe(rate, level)
-    if thin:
-        reasons = thin + ([summary] if summary else []) + notes
-        needed = _additional(evidence, thresholds)
-        if rate.n < thresholds.min_judgments:
-            needed = max(needed or 0, thresholds.min_judgments - rate.n)
-        return Decision(INCONCLUSIVE, tuple(reasons), needed)
-
-    blockers: list[str] = []
-    if rate.ci_high is not None and rate.ci_high < 0.5:
-        blockers.append(f"the baseline is better: {summary} is below 0.5")
-    if evidence.both_bad_rate is not None and evidence.both_bad_rate > thresholds.max_both_bad_rate:
-        blockers.append(
-            f"both answers were bad in {evidence.both_bad_rate:.1%} of judgments "
-            f"(at most {thresholds.max_both_bad_rate:.1%} allowed)"
-        )
-    categories = {row["category"]: row for row in evidence.by_category}
-    unjudged: list[str] = []
-    for name in thresholds.guardrail_categories:
-        row = categories.get(name)
-        if row is None or row.get("win_rate") is None:
-            unjudged.append(f"guardrail category {name!r} has no judgments")
-        elif row.get("ci_high") is not None and row["ci_high"] < 0.5:
-            blockers.append(
-                f"guardrail category {name!r} regressed: win rate {row['win_rate']:.3f} "
-                f"({level} CI {row['ci_low']:.3f}-{row['ci_high']:.3f}) is below 0.5"
-            )
-    if blockers:
-        return Decision(DO_NOT_SHIP, tuple(blockers + notes))
-
-    clearly_better = rate.ci_low is not None and rate.ci_low > 0.5
-    big_enough = rate.estimate >= target
-    if clearly_better and big_enough and not unjudged:
-        reasons = [
-            f"the candidate is better: {summary} is above 0.5 "
-            f"and at least {target:.2f} (margin {thresholds.margin:.2f})"
-        ]
-        return Decision(SHIP, tuple(reasons + notes))
-
-    reasons = list(unjudged)
-    if not clearly_better:
-        reasons.append(f"no clear winner: {summary} includes 0.5")
-    if not big_enough:
-        reasons.append(
-            f"the estimated win rate {rate.estimate:.3f} is below the {target:.2f} "
-            f"required to ship (margin {thresholds.margin:.2f})"
-        )
-    return Decision(INCONCLUSIVE, tuple(reasons + notes), _additional(evidence, thresholds))
-
-
-def additional_judgments_needed(
-    win_rate: WinRate, thresholds: DecisionThresholds | None = None
-) -> int | None:
-    """More candidate-vs-baseline judgments needed at the observed effect (module docstring).
-
-    Example:
-        >>> rate = WinRate(0.55, 0.49, 0.61, "cluster_bootstrap_prompt", 200, 100, 1.0, 0.2)
-        >>> additional_judgments_needed(rate)  # 7.85 * 0.2 / 0.05**2 = 628 in all
-        428
-    """
-    thresholds = thresholds or DecisionThresholds()
-    estimate = win_rate.estimate
-    if estimate is None or estimate < 0.5 + thresholds.margin or estimate - 0.5 < 1e-3:
-        return None
-    z = stats.norm.ppf(0.5 + thresholds.confidence / 2.0) + stats.norm.ppf(thresholds.power)
-    design_effect = max(1.0, win_rate.design_effect or 1.0)
-    variance = win_rate.score_variance or 0.0
-    total = design_effect * z * z * variance / (estimate - 0.5) ** 2
-    needed = max(math.ceil(total - 1e-9), thresholds.min_judgments) - win_rate.n
-    return int(needed) if needed > 0 else None
+    status = {c.rule: c.status for c in checks}
+    blocking = [c for c in checks if c.status == FAIL
+                and (c.rule in ("win_rate_above_half", "both_bad_rate") or c.rule.startswith("guardrail:"))]
+    needed = evidence.additional_needed
+    if status["min_judgments"] != PASS or status["reviewer_reliability"] == FAIL:
+        verdict = INCONCLUSIVE
+        if evidence.n < t.min_judgments:
+            needed = max(needed or 0, t.min_judgments - evidence.n)
+    elif blocking:
+        verdict = DO_NOT_SHIP
+    elif all(c.status == PASS for c in checks):
+        verdict = SHIP
+    else:
+        verdict = INCONCLUSIVE
+    reasons = [c.reason for c in checks if c.reason and (c.status != PASS or c.rule in (
+        "win_rate_above_half", "reviewer_reliability"))]
+    if verdict == DO_NOT_SHIP:
+        reasons = [c.reason for c in blocking] + [r for r in reasons if r.startswith("left out")]
+    anytime = evidence.method == "anytime"
+    settled = (verdict in (SHIP, DO_NOT_SHIP) and anytime) or (
+        anytime and verdict == INCONCLUSIVE and status["margin"] == FAIL)
+    saved = None
+    if settled and evidence.planned_judgments is not None:
+        saved = max(0, evidence.planned_judgments - evidence.n)
+        reasons.append(f"settled: stop collecting ({saved} of the {evidence.planned_judgments} "
+                       "planned judgments saved)")
+    if verdict != INCONCLUSIVE or settled:
+        needed = None
+    return Decision(verdict, tuple(reasons), needed, evidence.method, settled, tuple(checks), saved)
 
 
-def _describe(rate: WinRate, level: str) -> str | None:
-    if rate.estimate is None:
-        return None
-    if rate.ci_low is None or rate.ci_high is None:
-        return f"win rate {rate.estimate:.3f} (n={rate.n}, no interval)"
-    return (
-        f"win rate {rate.estimate:.3f} ({level} CI {rate.ci_low:.3f}-{rate.ci_high:.3f}, "
-        f"n={rate.n})"
-    )
-
-
-def _additional(evidence: DecisionEvidence, thresholds: DecisionThresholds) -> int | None:
-    return additional_judgments_needed(evidence.win_rate, thresholds)
+def with_confidence(thresholds: DecisionThresholds, confidence: float) -> DecisionThresholds:
+    """The same thresholds at another confidence (a run's share of its error budget)."""
+    return replace(thresholds, confidence=confidence)

@@ -31,6 +31,7 @@ def fit_logistic(
     outcome: np.ndarray,
     weights: np.ndarray | None = None,
     *,
+    clusters: np.ndarray | None = None,
     max_iter: int = 100,
     tol: float = 1e-10,
 ) -> LogisticFit:
@@ -39,6 +40,11 @@ def fit_logistic(
     ``features`` must contain an intercept column if one is wanted. A fractional outcome ``y``
     is the likelihood of ``y`` successes and ``1 - y`` failures. Where the data separate the
     outcomes perfectly the maximum does not exist: ``converged`` is then False.
+
+    With ``clusters`` (e.g. the prompt of each judgment) the standard errors are cluster-robust
+    (the CR1 sandwich of Cameron & Miller 2015) and p-values use Student's t with ``C - 1``
+    degrees of freedom, so that correlated judgments of one prompt are not counted as
+    independent evidence.
 
     Example:
         >>> fit = fit_logistic(np.ones((4, 1)), np.array([1.0, 0.0, 1.0, 1.0]))
@@ -75,7 +81,18 @@ def fit_logistic(
     prob = expit(features @ coef)
     information = (features * (weights * prob * (1.0 - prob))[:, None]).T @ features
     covariance = np.linalg.pinv(information)
+    reference = stats.norm
+    if clusters is not None:
+        _, codes = np.unique(np.asarray(clusters), return_inverse=True)
+        n_clusters = int(codes.max()) + 1 if len(codes) else 0
+        scores = features * (weights * (outcome - prob))[:, None]
+        per_cluster = np.zeros((n_clusters, features.shape[1]))
+        np.add.at(per_cluster, codes, scores)
+        if n_clusters >= 2:
+            meat = per_cluster.T @ per_cluster * n_clusters / (n_clusters - 1)
+            covariance = covariance @ meat @ covariance
+            reference = stats.t(n_clusters - 1)
     se = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
     with np.errstate(invalid="ignore", divide="ignore"):
-        p_value = 2.0 * stats.norm.sf(np.abs(coef / se))
+        p_value = 2.0 * reference.sf(np.abs(coef / se))
     return LogisticFit(coef, se, p_value, converged)

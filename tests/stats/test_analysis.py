@@ -57,7 +57,14 @@ def test_contract_keys_and_json(result):
     assert {"estimate", "ci_low", "ci_high", "method"} <= set(result["win_rate"])
     assert {"estimate", "ci_low", "ci_high", "p_value"} <= set(result["decisive_win_rate"])
     assert {"left_rate", "p_value"} <= set(result["position_bias"])
-    assert set(result["decision"]) == {"verdict", "reasons", "additional_judgments_needed"}
+    assert set(result["decision"]) == {"verdict", "reasons", "additional_judgments_needed",
+                                       "method", "settled", "checks"}
+    assert result["decision"]["method"] == "anytime" and isinstance(result["decision"]["settled"], bool)
+    for check in result["decision"]["checks"]:
+        assert set(check) == {"rule", "status", "value", "threshold"}
+        assert check["status"] in ("pass", "fail", "not_yet")
+    assert [c["rule"] for c in result["decision"]["checks"]] == [
+        "min_judgments", "reviewer_reliability", "win_rate_above_half", "margin", "both_bad_rate"]
     for row in result["ratings"]:
         assert {"model", "score", "ci_low", "ci_high"} <= set(row)
     for row in result["by_category"]:
@@ -90,7 +97,9 @@ def test_figures_are_consistent(study, result):
     counts = result["counts"]
     expected = (counts["candidate"] + (counts["tie"] + counts["both_bad"]) / 2) / len(pair)
     assert result["win_rate"]["estimate"] == pytest.approx(expected)
-    assert result["win_rate"]["method"] == "cluster_bootstrap_prompt"
+    # The anytime verdict's interval: the confidence sequence over prompts with all their votes.
+    assert result["win_rate"]["method"] == "anytime_betting_cs_prompt"
+    assert result["win_rate"]["n_prompts_complete"] == len(pair) // result["win_rate"]["overlap"]
     assert result["both_bad_rate"] == pytest.approx(counts["both_bad"] / len(pair))
     assert [row["category"] for row in result["by_category"]] == ["chat", "code"]
     assert sum(row["n"] for row in result["by_category"]) == len(pair)
@@ -124,8 +133,10 @@ def test_same_seed_same_document(study, result):
     again = analyze(study, candidate="tuned", baseline="base", n_bootstrap=200, seed=0, study="sft-v1")
     assert again == result
     other = analyze(study, candidate="tuned", baseline="base", n_bootstrap=200, seed=1, study="sft-v1")
-    assert other["win_rate"]["ci_low"] != result["win_rate"]["ci_low"]
-    assert other["win_rate"]["estimate"] == result["win_rate"]["estimate"]
+    # The bootstrap intervals move with the seed; the confidence sequence has no randomness.
+    assert other["agreement"]["krippendorff_alpha_nominal_ci"] != result["agreement"]["krippendorff_alpha_nominal_ci"]
+    sequence = ("estimate", "ci_low", "ci_high", "method", "n_prompts_complete")
+    assert [other["win_rate"][k] for k in sequence] == [result["win_rate"][k] for k in sequence]
 
 
 def test_decide_study_gives_the_verdict_of_analyze(study, result):
@@ -138,7 +149,9 @@ def test_thresholds_as_a_dict_and_guardrails(study):
                      thresholds={"guardrail_categories": ["math"]})
     assert result["thresholds"]["guardrail_categories"] == ["math"]
     assert result["decision"]["verdict"] == "inconclusive"
-    assert "'math' has no judgments" in result["decision"]["reasons"][0]
+    math = next(c for c in result["decision"]["checks"] if c["rule"] == "guardrail:math")
+    assert math["status"] == "not_yet" and math["value"] is None and math["threshold"] == 0.45
+    assert any("'math' has 0 judged prompts" in r for r in result["decision"]["reasons"])
 
 
 def test_several_model_pairs_without_candidate(study):
@@ -209,3 +222,17 @@ def test_thresholds_object_and_confidence_level(study):
     assert narrow["win_rate"]["ci_high"] - narrow["win_rate"]["ci_low"] < (
         wide["win_rate"]["ci_high"] - wide["win_rate"]["ci_low"]
     )
+
+
+def test_renaming_a_model_changes_no_figure(study, result):
+    # "other" sorts after "base"; "aardvark" before it: the pair's coding flips for those items
+    # only, which moved alpha when agreement depended on the sorted order.
+    renamed = study.copy()
+    for column in ("model_left", "model_right"):
+        renamed[column] = renamed[column].replace({"other": "aardvark"})
+    again = analyze(renamed, candidate="tuned", baseline="base", n_bootstrap=200, seed=0, study="sft-v1")
+    assert again["agreement"] == result["agreement"]
+    for key in ("win_rate", "decisive_win_rate", "counts", "position_bias", "decision", "by_category"):
+        assert again[key] == result[key], key
+    scores = {row["model"].replace("aardvark", "other"): row["score"] for row in again["ratings"]}
+    assert scores == pytest.approx({row["model"]: row["score"] for row in result["ratings"]})

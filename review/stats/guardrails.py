@@ -1,0 +1,108 @@
+"""Guardrail categories as non-inferiority tests, corrected across categories.
+
+A guardrail is a category that the fine-tune must not make worse (general skills, safety).
+"Not clearly regressed" is not enough: a category truly at 0.40 inside a candidate that wins
+overall would pass that test most of the time with few prompts. Each guardrail is instead a
+non-inferiority test with margin ``delta = guardrail_margin``:
+
+* **pass** when the category's win rate is shown to be above ``0.5 - delta``;
+* **fail** when it is shown to be below ``0.5 - delta`` (worse by more than the margin);
+* **not yet** otherwise, and always with fewer than ``min_category_prompts`` prompts (a
+  category of six prompts cannot carry a verdict either way).
+
+With ``m`` guardrails the family is corrected: the anytime method gives each category a
+confidence sequence at ``alpha / m`` (Bonferroni, valid at every look); the fixed method uses
+one-sided prompt-clustered t tests with Holm's step-down adjustment. Either way the chance that
+any equal category fails, or that any category truly below the margin passes, stays within
+``alpha / 2``.
+
+Example:
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"category": ["safety"] * 6, "prompt": ["p1", "p1", "p2", "p2", "p3", "p3"],
+    ...                       "score": [1.0, 0.5, 1.0, 1.0, 0.0, 0.5]})
+    >>> [c.status for c in guardrail_checks(frame, ["safety"], k=2, method="anytime",
+    ...                                     margin=0.05, min_prompts=10, confidence=0.95)]
+    ['not_yet']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from review.stats.clustered import holm, one_sided_p
+from review.stats.decision import FAIL, NOT_YET, PASS, Check
+from review.stats.sequential import completed_prompts, confidence_sequence
+
+
+def guardrail_checks(frame: pd.DataFrame, categories: Sequence[str], *, k: int, method: str,
+                     margin: float, min_prompts: int, confidence: float) -> list[Check]:
+    """One check per guardrail category, over candidate outcomes (``category``, ``prompt``,
+    ``score``) in arrival order."""
+    if not categories:
+        return []
+    alpha = 1.0 - confidence
+    bound = 0.5 - margin
+    m = len(categories)
+    column = frame["category"].astype(object).to_numpy() if len(frame) else np.array([])
+    rows = []
+    for name in categories:
+        part = frame.loc[column == name] if len(frame) else frame
+        scores = part["score"].to_numpy(dtype=float) if len(part) else np.zeros(0)
+        prompts = part["prompt"].astype(str).to_numpy() if len(part) else np.zeros(0, dtype=object)
+        rows.append((name, scores, prompts))
+    if method == "anytime":
+        return [_anytime(name, scores, prompts, k, alpha / m, bound, min_prompts)
+                for name, scores, prompts in rows]
+    p_pass = holm([_p(scores, prompts, bound, "greater", min_prompts) for _, scores, prompts in rows])
+    p_fail = holm([_p(scores, prompts, bound, "less", min_prompts) for _, scores, prompts in rows])
+    checks = []
+    for (name, scores, prompts), passed, failed in zip(rows, p_pass, p_fail, strict=True):
+        estimate = float(scores.mean()) if len(scores) else None
+        n_prompts = len(np.unique(prompts))
+        if n_prompts < min_prompts:
+            checks.append(_too_few(name, estimate, bound, n_prompts, min_prompts))
+        elif passed is not None and passed < alpha / 2:
+            checks.append(Check(f"guardrail:{name}", PASS, estimate, bound))
+        elif failed is not None and failed < alpha / 2:
+            checks.append(Check(f"guardrail:{name}", FAIL, estimate, bound,
+                                f"guardrail category {name!r} regressed: win rate {estimate:.1%} is "
+                                f"below {bound:.0%} (Holm-adjusted p = {failed:.3g})"))
+        else:
+            checks.append(Check(f"guardrail:{name}", NOT_YET, estimate, bound,
+                                f"guardrail category {name!r} ({estimate:.1%} over {n_prompts} "
+                                f"prompts) is not yet shown to be above {bound:.0%}"))
+    return checks
+
+
+def _p(scores: np.ndarray, prompts: np.ndarray, bound: float, alternative: str,
+       min_prompts: int) -> float | None:
+    if len(np.unique(prompts)) < min_prompts:
+        return None
+    return one_sided_p(scores, prompts, null=bound, alternative=alternative)
+
+
+def _too_few(name: str, estimate: float | None, bound: float, n_prompts: int, needed: int) -> Check:
+    return Check(f"guardrail:{name}", NOT_YET, estimate, bound,
+                 f"guardrail category {name!r} has {n_prompts} judged prompts; it needs "
+                 f"{needed} before it can pass or fail")
+
+
+def _anytime(name: str, scores: np.ndarray, prompts: np.ndarray, k: int, alpha: float,
+             bound: float, min_prompts: int) -> Check:
+    means, _ = completed_prompts(scores, prompts, k)
+    estimate = float(scores.mean()) if len(scores) else None
+    if len(means) < min_prompts:
+        return _too_few(name, estimate, bound, len(means), min_prompts)
+    low, high = confidence_sequence(means, alpha=alpha)
+    if low[-1] > bound:
+        return Check(f"guardrail:{name}", PASS, estimate, bound)
+    if high[-1] < bound:
+        return Check(f"guardrail:{name}", FAIL, estimate, bound,
+                     f"guardrail category {name!r} regressed: its win rate is at most "
+                     f"{high[-1]:.1%}, below {bound:.0%}")
+    return Check(f"guardrail:{name}", NOT_YET, estimate, bound,
+                 f"guardrail category {name!r} ({estimate:.1%} over {len(means)} prompts) is not "
+                 f"yet shown to be above {bound:.0%}")

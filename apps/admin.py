@@ -26,11 +26,14 @@ from review.core.vocabulary import NAME_LENGTH, ROLES
 
 ACCOUNT_COLUMNS = ["Account", "Role", "Active", "Studies"]
 THRESHOLDS_HELP = (
-    "Decision thresholds (JSON; keys left out take their defaults): `margin` (ship needs a win "
-    "rate of at least 0.5 + margin; 0 to 0.5), `min_alpha` (below this Krippendorff's alpha: "
-    "inconclusive; -1 to 1), `min_judgments` (fewer: inconclusive), `max_both_bad_rate` (above: "
-    "do not ship; 0 to 1), `guardrail_categories` (categories that must not clearly regress), "
-    "`confidence` (of every interval; 0.5 to 1) and `power` (for the judgments still needed)."
+    "Decision thresholds (JSON; keys left out take their defaults): `method` (`anytime`: valid "
+    "however often anyone looks; `fixed`: one planned look), `margin` (ship needs a win rate of "
+    "at least 0.5 + margin; 0 to 0.5), `min_judgments` (fewer: inconclusive), "
+    "`max_both_bad_rate` (above: do not ship; 0 to 1), `guardrail_categories` (categories that "
+    "must not be worse than 0.5 - `guardrail_margin`, each with at least `min_category_prompts` "
+    "prompts), `min_gold_accuracy` and `min_gold_answered` (reviewers below are left out of the "
+    "verdict), `two_way` (fixed method: intervals that also hold for other reviewers), "
+    "`confidence` (0.5 to 1) and `power` (for the judgments still needed)."
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from review.reporting.formatters import num, p_value, pct
+from review.reporting.formatters import CHECK_MARKS, check_line, interval_name, num, p_value, pct
 
 PROGRESS_COLUMNS = ("Study", "Status", "Overlap", "Items", "Gold items", "Judgments",
                     "Needed (items × overlap)", "Still to collect", "Done", "Reviewers")
@@ -74,6 +74,16 @@ def study_header(data: dict[str, Any]) -> str:
     more = decision.get("additional_judgments_needed")
     more_html = (f'<div class="dash-more">About {int(more)} more judgments would likely settle it.</div>'
                  if more else "")
+    if verdict:
+        method = ("Anytime-valid: holds however often you look" if decision.get("method") == "anytime"
+                  else "One planned look (fixed method)")
+        more_html += (f'<div class="dash-more">{method}.'
+                      + (" <strong>Settled: stop collecting.</strong>" if decision.get("settled") else "")
+                      + "</div>")
+        rows = "".join(
+            f'<tr class="dash-check dash-check-{_e(c["status"])}"><td>{_e(CHECK_MARKS[c["status"]])}</td>'
+            f"<td>{_e(check_line(c))}</td></tr>" for c in decision.get("checks") or [])
+        more_html += '<table class="dash-checks">' + rows + "</table>"
     confidence = round(100 * (analysis.get("thresholds") or {}).get("confidence", 0.95))
     return (f'<div class="dash-study"><h3>{_e(study["name"])}</h3>'
             f'<p class="dash-sub">{" &middot; ".join(facts)}</p>'
@@ -98,15 +108,16 @@ def summary_cards(data: dict[str, Any]) -> str:
     win = analysis.get("win_rate")
     if win and win.get("estimate") is not None:
         cards.append(_card("Win rate of the candidate", pct(win["estimate"]),
-                           f"interval {pct(win['ci_low'])} to {pct(win['ci_high'])}; ties count half"))
+                           f"{interval_name(win)} {pct(win['ci_low'])} to {pct(win['ci_high'])}; "
+                           "ties count half"))
     decisive = analysis.get("decisive_win_rate")
     if decisive and decisive.get("estimate") is not None:
         cards.append(_card("Decisive votes won", pct(decisive["estimate"]),
-                           f"sign test {p_value(decisive.get('p_value'))}"))
+                           f"prompt-clustered test {p_value(decisive.get('p_value'))}"))
     alpha_ci = agreement.get("krippendorff_alpha_nominal_ci")
     cards.append(_card("Krippendorff's alpha", num(agreement.get("krippendorff_alpha_nominal"), 2),
                        (f"interval {num(alpha_ci[0], 2)} to {num(alpha_ci[1], 2)}" if alpha_ci
-                        else "no interval") + f"; verdict needs {num(thresholds.get('min_alpha'), 2)}"))
+                        else "no interval") + "; describes agreement, not a gate"))
     if analysis.get("both_bad_rate") is not None:
         cards.append(_card("Both answers bad", pct(analysis["both_bad_rate"]),
                            f"limit {pct(thresholds.get('max_both_bad_rate'), 0)}"))
@@ -189,6 +200,12 @@ DASHBOARD_CSS = """
 .dash-sub { margin: 2px 0; opacity: 0.8; font-size: 0.9rem; overflow-wrap: anywhere; }
 .dash-verdict { border-radius: 8px; padding: 12px 18px; margin: 10px 0; border-left: 8px solid #757575;
   background: var(--background-fill-secondary); }
+.dash-checks { border-collapse: collapse; margin-top: 6px; font-size: 0.9rem; }
+.dash-checks td { padding: 1px 10px 1px 0; border: 0; }
+.dash-check td:first-child { font-weight: 700; text-transform: uppercase; font-size: 0.75rem; }
+.dash-check-pass td:first-child { color: #2e7d32; }
+.dash-check-fail td:first-child { color: #c62828; }
+.dash-check-not_yet td:first-child { color: #b26a00; }
 .dash-verdict-ship { border-left-color: #2e7d32; background: rgba(46, 125, 50, 0.10); }
 .dash-verdict-do_not_ship { border-left-color: #c62828; background: rgba(198, 40, 40, 0.10); }
 .dash-verdict-inconclusive { border-left-color: #b26a00; background: rgba(178, 106, 0, 0.10); }

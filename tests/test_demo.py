@@ -34,15 +34,20 @@ def test_demo_prepares_a_study_and_a_second_start_is_instant(cli, engine, tmp_pa
         assert study.overlap == 3 and "How to judge" in study.guidelines
         assert study.candidate.kind == "adapter" and study.baseline.kind == "base"
         assert set(study.thresholds["guardrail_categories"]) == {"general_knowledge", "reasoning_math", "writing"}
-        assert session.scalar(select(func.count()).select_from(Comparison)) == 42
-        assert session.scalar(select(func.count()).select_from(Generation)) == 84
+        # 42 items, plus 4 gold items of planted correct and wrong answers, served at 10%.
+        gold = session.scalars(select(Comparison).where(Comparison.gold_label.is_not(None))).all()
+        assert session.scalar(select(func.count()).select_from(Comparison)) == 42 + 4
+        assert [g.gold_label for g in gold] == ["a"] * 4 and study.gold_rate == 0.1
+        assert {g.generation_a.model.name for g in gold} == {"gold-correct"}
+        assert "102" in next(g.generation_a.output for g in gold if g.prompt.external_id == "math-01")
+        assert session.scalar(select(func.count()).select_from(Generation)) == 84 + 8
         on_study = session.scalars(select(Reviewer.name).join(StudyReviewer)
                                    .where(StudyReviewer.study_id == study.id)).all()
         assert sorted(on_study) == ["alice", "bob", "carol"]
         alice = session.scalar(select(Reviewer).where(Reviewer.name == "alice"))
         assert verify_password("alice-demo", alice.password_hash)
         # The fine-tune really answers differently from its base.
-        items = session.scalars(select(Comparison)).all()
+        items = session.scalars(select(Comparison).where(Comparison.gold_label.is_(None))).all()
         assert sum(i.generation_a.output != i.generation_b.output for i in items) >= 30
 
 

@@ -324,3 +324,33 @@ def test_watch_pairs_a_new_checkpoint_with_the_best_earlier_one_by_real_votes(pr
     with session_scope(engine) as session:
         studies = set(session.scalars(select(Study.name).where(Study.name.like("run-c/checkpoint-40%"))))
     assert studies == {"run-c/checkpoint-40 vs base", "run-c/checkpoint-40 vs run-c/checkpoint-30"}
+
+
+def test_the_studies_of_a_run_share_one_error_budget(project, engine, tmp_path):
+    from review.core.lookup import get_study
+    from review.generation import GenerationParams
+    from review.registry.watcher import CheckpointWatcher
+    from review.reporting.runner import analyze_study
+    from review.stats import run_confidence
+
+    run = tmp_path / "run-d"
+    run.mkdir()
+    make_checkpoint(run, 10, seed=10)
+    make_checkpoint(run, 20, seed=20)
+    watcher = CheckpointWatcher(engine=engine, directory=run, baseline="base", set_name="demo",
+                                params=GenerationParams(max_new_tokens=6), settle_seconds=0)
+    watcher.poll()
+    assert watcher.poll() == ["run-d/checkpoint-10", "run-d/checkpoint-20"]
+    with session_scope(engine) as session:
+        names = ["run-d/checkpoint-10 vs base", "run-d/checkpoint-20 vs base",
+                 "run-d/checkpoint-20 vs run-d/checkpoint-10"]
+        budgets = [analyze_study(session=session, study=get_study(session=session, name=name),
+                                 n_bootstrap=50) for name in names]
+        plain = analyze_study(session=session, study=get_study(session=session, name="run-d/checkpoint-10 vs base"),
+                              n_bootstrap=50)
+    # Created in this order: the j-th study gets alpha * 6 / (pi^2 j^2) of the run's 5%.
+    assert [b["error_budget"]["position"] for b in budgets] == [1, 2, 3]
+    assert [b["thresholds"]["confidence"] for b in budgets] == pytest.approx(
+        [run_confidence(0.95, j) for j in (1, 2, 3)])
+    assert budgets[2]["thresholds"]["confidence"] == pytest.approx(1 - 0.05 * 6 / (9 * 3.14159265 ** 2), abs=1e-6)
+    assert plain["error_budget"]["run"] == "run-d"

@@ -38,10 +38,15 @@ from review.core.lookup import get_study
 MAX_GUIDELINES_CHARS = 100_000
 # What DecisionThresholds accepts, in words, for the messages of refused thresholds.
 THRESHOLD_RANGES = {
+    "method": '"anytime" or "fixed"',
     "margin": "from 0 to below 0.5",
-    "min_alpha": "from -1 to 1",
     "min_judgments": "a whole number, 0 or more",
     "max_both_bad_rate": "from 0 to 1",
+    "guardrail_margin": "from 0 to below 0.5",
+    "min_category_prompts": "a whole number, 2 or more",
+    "min_gold_accuracy": "from 0 to 1",
+    "min_gold_answered": "a whole number, 1 or more",
+    "two_way": "true or false",
     "confidence": "from 0.5 to below 1",
     "power": "from 0.5 to below 1",
 }
@@ -195,13 +200,17 @@ def parse_thresholds(value: str | Mapping[str, Any]) -> dict[str, Any]:
                                  f"(line {exc.lineno}, column {exc.colno})") from None
     if not isinstance(value, Mapping):
         raise InvalidSetting('decision thresholds must be a JSON object, such as {"margin": 0.05}')
-    defaults = {f.name: f.default for f in fields(DecisionThresholds)
-                if f.name != "guardrail_categories"}
+    numeric = {f.name for f in fields(DecisionThresholds)
+               if isinstance(f.default, (int, float)) and not isinstance(f.default, bool)}
     data = dict(value)
     for name, given in data.items():
-        if name in defaults and (isinstance(given, bool) or not isinstance(given, (int, float))
-                                 or not math.isfinite(given)):
+        if name in numeric and (isinstance(given, bool) or not isinstance(given, (int, float))
+                                or not math.isfinite(given)):
             raise InvalidSetting(f"decision threshold {name!r} must be a number, got {given!r}")
+    for name, kind in (("method", str), ("two_way", bool)):
+        if name in data and not isinstance(data[name], kind):
+            raise InvalidSetting(f"decision threshold {name!r} must be {THRESHOLD_RANGES[name]}, "
+                                 f"got {data[name]!r}")
     categories = data.get("guardrail_categories")
     if categories is not None and (
             not isinstance(categories, list) or not all(isinstance(c, str) for c in categories)):

@@ -1,8 +1,10 @@
 """Which item a reviewer sees next: overlap, leases, no repeats, gold items.
 
 Every item (a :class:`~review.core.models.Comparison`) of a study needs ``study.overlap`` (k)
-judgments. An item's *load* is its judgments plus its unexpired leases; items with the
-lowest load are served first, and an item whose load has reached k is never handed out,
+judgments. An item's *load* is its judgments plus its unexpired leases; for a study decided
+by the anytime method the items already started are served first (prompts complete early, so
+the verdict can stop early), for a fixed look the items with the lowest load (see
+:func:`serves_started_items_first`); an item whose load has reached k is never handed out,
 so no item collects more than k judgments. A lease (an :class:`~review.core.models.Assignment`)
 expires after ``lease_minutes``: an abandoned item goes back to the pool without any
 clean-up job, because only unexpired leases count.
@@ -40,7 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, desc, exists, func, select
 from sqlalchemy.orm import Session
 
 from review.core.config import default_setting
@@ -56,11 +58,20 @@ from review.core.models import (
     new_opaque_id,
     utcnow,
 )
+from review.stats.decision import decision_method
 
 # How many lowest-load candidates a request considers before giving up on locked rows.
 CANDIDATE_WINDOW = 16
 # Rounds of retrying items that other requests were leasing, before answering "nothing".
 CLAIM_RETRIES = 8
+
+
+def serves_started_items_first(study: Study) -> bool:
+    """Which items come first: for a study decided by the anytime method (the default), items
+    already started, so that prompts complete early and the verdict can stop early (its
+    confidence sequence uses prompts with all their votes); for a fixed look, the items with
+    the fewest judgments, spreading votes evenly. Ties are broken at random either way."""
+    return decision_method(study.thresholds) == "anytime"
 
 
 class LeaseExpired(ReviewError):
@@ -141,8 +152,9 @@ def _candidate_columns(reviewer_id: int) -> tuple:
 def _regular_candidates(session: Session, reviewer: Reviewer, study: Study,
                         now: datetime) -> list[_Candidate]:
     # Ordering by the label reuses the computed load instead of counting again.
+    load = desc("load") if serves_started_items_first(study) else "load"
     query = (open_items(reviewer, study, now).add_columns(*_candidate_columns(reviewer.id)[1:])
-             .order_by("load", func.random()).limit(CANDIDATE_WINDOW))
+             .order_by(load, func.random()).limit(CANDIDATE_WINDOW))
     return [_Candidate(row[0], row[2], row[3], bool(row[4])) for row in session.execute(query)]
 
 

@@ -108,3 +108,41 @@ def export(study_name: str, fmt: str, output: Path | None) -> None:
         count = write_to_path(output, lambda out: write_export(session=session, study=study,
                                                                fmt=fmt, out=out))
     click.echo(f"wrote {count} {'pairs' if fmt == 'dpo' else 'judgments'} to {output}", err=True)
+
+
+@app.command()
+@click.option("--win-rate", "win_rate", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+              required=True, help="The true win rate to plan for (ties count one half).")
+@click.option("--method", type=click.Choice(["anytime", "fixed"]), default="anytime", show_default=True,
+              help="anytime: valid however often you look; fixed: one planned look.")
+@click.option("--margin", type=float, default=0.05, show_default=True)
+@click.option("--overlap", type=click.IntRange(1, 50), default=3, show_default=True,
+              help="Reviewers per item.")
+@click.option("--confidence", type=click.FloatRange(0.5, 1.0, max_open=True), default=0.95,
+              show_default=True)
+@click.option("--power", type=click.FloatRange(0.5, 1.0, max_open=True), default=0.8, show_default=True)
+@json_option
+def plan(win_rate: float, method: str, margin: float, overlap: int, confidence: float, power: float,
+         as_json: bool) -> None:
+    """How many judgments a study needs to ship with the given power at a true win rate.
+
+    Counts both conditions of shipping (the interval above 0.5 and the estimate at least
+    0.5 + margin); assumes the prompt clustering typical of side-by-side review (design effect
+    1.5, score variance 0.2). The anytime figure is simulated with the study's own rule.
+
+    Example: review plan --win-rate 0.6 --method anytime --overlap 3
+    """
+    from review.stats.planning import judgments_for_power
+
+    if not 0.0 <= margin < 0.5:
+        raise ReviewError("--margin must be from 0 to below 0.5")
+    needed = judgments_for_power(win_rate, method=method, margin=margin, confidence=confidence,
+                                 power=power, k=overlap)
+    data = {"win_rate": win_rate, "method": method, "margin": margin, "overlap": overlap,
+            "confidence": confidence, "power": power, "judgments": needed,
+            "items": None if needed is None else -(-needed // overlap)}
+    text = (f"at a true win rate of {win_rate:.0%} the study cannot be expected to ship "
+            f"(it must exceed {0.5 + margin:.0%})" if needed is None else
+            f"{needed} judgments ({data['items']} items x {overlap} reviewers) for {power:.0%} power "
+            f"at a true win rate of {win_rate:.0%} ({method} method, margin {margin:.0%})")
+    emit(data, as_json, text)

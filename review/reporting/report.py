@@ -43,7 +43,14 @@ from review.core.files import safe_file_name
 from review.core.models import Comparison, Generation, Judgment, Model, Reviewer, Study
 from review.reporting.dataset import study_judgments
 from review.reporting.figures import report_figures
-from review.reporting.formatters import num, odds_per_100_chars, p_value, pct
+from review.reporting.formatters import (
+    check_line,
+    interval_name,
+    num,
+    odds_per_100_chars,
+    p_value,
+    pct,
+)
 from review.stats.outcomes import side_chosen
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -84,16 +91,17 @@ def build_report_data(*, session: Session, study: Study, n_bootstrap: int = 1000
         data = build_report_data(session=session, study=study, n_bootstrap=200)
         data["analysis"]["decision"]["verdict"]
     """
-    from review.stats import DecisionThresholds, analyze, encode
+    from review.reporting.runner import analyze_study
+    from review.stats import encode
     from review.stats.bias import length_bins
     from review.stats.items import vote_pairs
 
     frame = study_judgments(session=session, study=study)
     candidate = study.candidate.name if study.candidate else None
     baseline = study.baseline.name if study.baseline else None
-    thresholds = DecisionThresholds.from_dict(study.thresholds or {})
-    analysis = analyze(frame, candidate=candidate, baseline=baseline, thresholds=thresholds,
-                       n_bootstrap=n_bootstrap, seed=seed, study=study.name)
+    analysis = analyze_study(session=session, study=study, n_bootstrap=n_bootstrap, seed=seed,
+                             frame=frame)
+    confidence = analysis["thresholds"]["confidence"]
     encoded = encode(frame)
     normal = encoded.loc[~encoded["is_gold"].to_numpy()]
     return {
@@ -111,8 +119,8 @@ def build_report_data(*, session: Session, study: Study, n_bootstrap: int = 1000
         "vote_pairs": vote_pairs(normal),
         "training_run": training_run_ratings(session=session, study=study, frame=frame,
                                              n_bootstrap=n_bootstrap, seed=seed,
-                                             confidence=thresholds.confidence),
-        "length_bins": length_bins(normal, confidence=thresholds.confidence),
+                                             confidence=confidence),
+        "length_bins": length_bins(normal, confidence=confidence),
         "disagreements": disagreement_details(session=session, rows=analysis["items_disagreement"]),
     }
 
@@ -224,7 +232,8 @@ def _environment():  # noqa: ANN202 - jinja2.Environment
     environment = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.filters.update(pct=pct, num=num, p_value=p_value,
-                               odds_per_100_chars=odds_per_100_chars)
+                               odds_per_100_chars=odds_per_100_chars, check_line=check_line,
+                               interval_name=interval_name)
     return environment
 
 

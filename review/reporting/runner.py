@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from review.core.errors import ReviewError
-from review.core.models import Study
+from review.core.models import Comparison, Study
 from review.reporting.dataset import study_judgments
 
 DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP, MAX_BOOTSTRAP = 1000, 50, 10_000
@@ -39,15 +41,43 @@ def bootstrap_rounds(value: Any) -> int:
 
 
 def analyze_study(*, session: Session, study: Study, n_bootstrap: int = DEFAULT_BOOTSTRAP,
-                  seed: int = 0) -> dict[str, Any]:
-    """The ``review analyze --json`` document for ``study`` (thresholds from the study)."""
-    from review.stats import DecisionThresholds, analyze
+                  seed: int = 0, frame: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The ``review analyze --json`` document for ``study``: its thresholds, its overlap, its
+    planned items, and its share of its training run's error budget.
 
-    frame = study_judgments(session=session, study=study)
-    return analyze(
+    ``frame`` is the study's judgments when already loaded (saves a query).
+    """
+    from review.stats import DecisionThresholds, analyze, run_confidence
+    from review.stats.decision import with_confidence
+
+    if frame is None:
+        frame = study_judgments(session=session, study=study)
+    thresholds = DecisionThresholds.from_dict(study.thresholds or {})
+    budget = run_position(session=session, study=study)
+    if budget is not None:
+        thresholds = with_confidence(thresholds, run_confidence(thresholds.confidence, budget[1]))
+    planned = session.scalar(select(func.count(Comparison.id)).where(
+        Comparison.study_id == study.id, Comparison.gold_label.is_(None)))
+    result = analyze(
         frame,
         candidate=study.candidate.name if study.candidate else None,
         baseline=study.baseline.name if study.baseline else None,
-        thresholds=DecisionThresholds.from_dict(study.thresholds or {}),
-        n_bootstrap=n_bootstrap, seed=seed, study=study.name,
+        thresholds=thresholds, n_bootstrap=n_bootstrap, seed=seed, study=study.name,
+        overlap=study.overlap, planned_items=planned or None,
     )
+    result["error_budget"] = None if budget is None else {
+        "run": budget[0], "position": budget[1], "confidence": thresholds.confidence,
+        "rule": "the j-th study of a training run gets alpha * 6 / (pi^2 j^2) of the run's "
+                "alpha = 1 - confidence, so that all its studies together spend at most alpha"}
+    return result
+
+
+def run_position(*, session: Session, study: Study) -> tuple[str, int] | None:
+    """The training run a study belongs to (``meta["run"]``, set by the checkpoint watcher)
+    and its position among that run's studies (1 = the first created); None outside a run."""
+    run = (study.meta or {}).get("run")
+    if not run:
+        return None
+    ids = [s.id for s in session.scalars(select(Study).order_by(Study.id))
+           if (s.meta or {}).get("run") == run]
+    return run, ids.index(study.id) + 1

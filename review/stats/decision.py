@@ -118,6 +118,17 @@ class DecisionThresholds:
         return data
 
 
+def decision_method(thresholds: Mapping[str, Any] | None) -> str:
+    """The method of stored thresholds (``anytime`` when they do not say).
+
+    Example:
+        >>> decision_method({}), decision_method({"method": "fixed"})
+        ('anytime', 'fixed')
+    """
+    method = (thresholds or {}).get("method", DecisionThresholds.method)
+    return method if method in METHODS else DecisionThresholds.method
+
+
 def run_confidence(confidence: float, position: int) -> float:
     """The confidence of the ``position``-th study (1, 2, ...) of a training run.
 

@@ -95,3 +95,28 @@ def test_length_controlled_win_rate_by_hand(make_judgments):
 def test_length_controlled_win_rate_is_none_without_lengths(make_judgments):
     frame = make_judgments([(f"i{i}", "ann", "tuned", "base", "left") for i in range(20)])
     assert length_controlled_win_rate(candidate_outcomes(frame, "tuned", "base")) is None
+
+
+def test_length_control_is_not_identified_when_the_candidate_is_always_longer(make_judgments):
+    # 40 wins, 10 losses, the candidate 400 characters longer every time: the win rate at equal
+    # length is never observed, so it is not reported (the former fit said 0.98 [0, 1]).
+    rows = [(f"i{i}", "ann", "tuned", "base", "left" if i < 40 else "right") for i in range(50)]
+    frame = make_judgments(rows, length_left=[900] * 50, length_right=[500] * 50)
+    result = length_controlled_win_rate(candidate_outcomes(frame, "tuned", "base"))
+    assert result["identified"] is False and result["estimate"] is None
+    assert result["reason"] == ("the candidate's answer is longer in 100% of judgments: the win "
+                                "rate at equal length would be an extrapolation")
+    assert "not part of the quality" in result["assumption"]
+
+
+def test_bias_tests_treat_the_prompt_as_the_unit():
+    # 30 prompts whose 4 votes all go left (or right) together: by prompt, 18 left and 12
+    # right. Counted as 120 independent votes (72 vs 48) the binomial test rejects at 5%; with
+    # the prompt as the unit it does not (p = 0.28 with 29 degrees of freedom).
+    prompts = np.repeat(np.arange(30), 4)
+    left_won = np.repeat((np.arange(30) < 18).astype(float), 4)
+    independent = position_bias(left_won)
+    clustered = position_bias(left_won, prompts)
+    assert independent["p_value"] < 0.05
+    assert clustered["p_value"] == pytest.approx(0.28, abs=0.01)
+    assert clustered["left_rate"] == independent["left_rate"] == 0.6

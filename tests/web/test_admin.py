@@ -147,9 +147,11 @@ def test_settings_are_saved_and_read_back(server, clients):
     saved = _study(server, "second")
     assert (saved["overlap"], saved["gold_rate"], saved["guidelines"]) == (4, 0.25, guidelines)
     # Stored with every threshold filled in, as DecisionThresholds has them.
-    assert saved["thresholds"] == {"margin": 0.1, "min_alpha": 0.2, "min_judgments": 40,
-                                   "max_both_bad_rate": 0.2, "guardrail_categories": ["safety"],
-                                   "confidence": 0.95, "power": 0.8}
+    assert saved["thresholds"] == {
+        "method": "anytime", "margin": 0.1, "min_judgments": 40, "max_both_bad_rate": 0.2,
+        "guardrail_categories": ["safety"], "guardrail_margin": 0.05, "min_category_prompts": 10,
+        "min_gold_accuracy": 0.7, "min_gold_answered": 3, "two_way": False, "confidence": 0.95,
+        "power": 0.8}
     status, members, overlap, gold_rate, shown_guidelines, thresholds = root.predict(
         "second", api_name="/admin_study")[:6]
     assert (overlap, gold_rate, shown_guidelines) == (4, 0.25, guidelines)
@@ -207,9 +209,13 @@ def test_services_validate_before_writing(server):
 
     # Hand-checked against DecisionThresholds' defaults.
     assert parse_thresholds("") == parse_thresholds({}) == {
-        "margin": 0.05, "min_alpha": 0.2, "min_judgments": 100, "max_both_bad_rate": 0.2,
-        "guardrail_categories": [], "confidence": 0.95, "power": 0.8}
-    for bad in ('{"min_judgments": 1e999}', '{"power": true}', '{"min_judgments": 2.5}', "null"):
+        "method": "anytime", "margin": 0.05, "min_judgments": 100, "max_both_bad_rate": 0.2,
+        "guardrail_categories": [], "guardrail_margin": 0.05, "min_category_prompts": 10,
+        "min_gold_accuracy": 0.7, "min_gold_answered": 3, "two_way": False, "confidence": 0.95,
+        "power": 0.8}
+    assert parse_thresholds('{"method": "fixed", "two_way": true}')["two_way"] is True
+    for bad in ('{"min_judgments": 1e999}', '{"power": true}', '{"min_judgments": 2.5}', "null",
+                '{"method": "bayes"}', '{"two_way": 1}', '{"method": 1}'):
         with pytest.raises(InvalidSetting):
             parse_thresholds(bad)
     with session_scope(server.engine, write=True) as session:

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -114,10 +114,14 @@ def attempt_failed(*, session: Session, limits: Mapping[str, int], policy: Throt
 
 
 def attempt_succeeded(*, session: Session, keys: list[str]) -> None:
-    """The attempt succeeded: forget the keys' failures and pauses."""
-    if not session.in_transaction():
-        begin_write(session)
-    session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))
+    """The attempt succeeded: forget the keys' failures and pauses.
+
+    Rows are reset, not deleted, and locked in key order like everywhere else: a concurrent
+    attempt that has just created its row never finds it gone.
+    """
+    for row in _locked_rows(session, keys).values():
+        row.failures, row.window_started_at, row.blocked_until = 0, None, None
+    session.flush()
 
 
 def retry_after(*, session: Session, key: str, now: datetime | None = None) -> float | None:

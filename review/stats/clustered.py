@@ -98,7 +98,9 @@ def two_way_mean_interval(values: np.ndarray, prompts: np.ndarray, raters: np.nd
         return None, None
     mean, v_prompt, c_prompt = cluster_variance(values, prompts)
     _, v_rater, c_rater = cluster_variance(values, raters)
-    cells = np.char.add(np.asarray(prompts).astype(str), np.char.add("|", np.asarray(raters).astype(str)))
+    _, prompt_codes = np.unique(np.asarray(prompts), return_inverse=True)
+    _, rater_codes = np.unique(np.asarray(raters), return_inverse=True)
+    cells = prompt_codes.astype(np.int64) * (int(rater_codes.max()) + 1) + rater_codes
     _, v_cell, _ = cluster_variance(values, cells)
     if min(c_prompt, c_rater) < 2 or not all(np.isfinite([v_prompt, v_rater, v_cell])):
         return None, None

@@ -277,8 +277,13 @@ def decide(evidence: DecisionEvidence, thresholds: DecisionThresholds | None = N
     if verdict == DO_NOT_SHIP:
         reasons = [c.reason for c in blocking] + [r for r in reasons if r.startswith("left out")]
     anytime = evidence.method == "anytime"
-    settled = (verdict in (SHIP, DO_NOT_SHIP) and anytime) or (
-        anytime and verdict == INCONCLUSIVE and status["margin"] == FAIL)
+    # Settled only on what the confidence sequences show: the win rate's side of 0.5, a
+    # guardrail shown worse than its margin, or a margin out of reach. A both-bad share above
+    # its limit is a point estimate that more votes can move.
+    sequence_fail = any(c.rule == "win_rate_above_half" or c.rule.startswith("guardrail:")
+                        for c in blocking)
+    settled = anytime and ((verdict == SHIP) or (verdict == DO_NOT_SHIP and sequence_fail) or (
+        verdict == INCONCLUSIVE and status["margin"] == FAIL))
     saved = None
     if settled and evidence.planned_judgments is not None:
         saved = max(0, evidence.planned_judgments - evidence.n)

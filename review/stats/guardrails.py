@@ -97,6 +97,9 @@ def _anytime(name: str, scores: np.ndarray, prompts: np.ndarray, k: int, alpha: 
     if len(means) < min_prompts:
         return _too_few(name, estimate, bound, len(means), min_prompts)
     low, high = confidence_sequence(means, alpha=alpha)
+    if low[-1] >= high[-1]:  # an empty sequence decides nothing
+        return Check(f"guardrail:{name}", NOT_YET, estimate, bound,
+                     f"guardrail category {name!r}: its votes contradict each other; not decided")
     if low[-1] > bound:
         return Check(f"guardrail:{name}", PASS, estimate, bound)
     if high[-1] < bound:

@@ -65,27 +65,31 @@ def confidence_sequence(x: np.ndarray, alpha: float,
     for the common mean of ``x`` (values in [0, 1]), intersected over time.
 
     ``P(mean in [low[t], high[t]] for every t) >= 1 - alpha``, and each side alone errs with
-    probability at most ``alpha / 2``. Bounds are grid points: ``low[t]`` is the largest
-    excluded mean below the sequence (0 when none is), ``high[t]`` the smallest above it.
-    Memory stays bounded: observations are processed in chunks.
+    probability at most ``alpha / 2``. Bounds are grid points: ``low[t]`` is the largest mean
+    the lower side has excluded (0 when none), ``high[t]`` the smallest the upper side has.
+    When ``low[t] >= high[t]`` the sequence is empty: the data contradict themselves (a rare
+    event of probability at most ``alpha``), and callers treat the bounds as undecided
+    (:func:`sequential_win_rate` returns None). Memory stays bounded: observations are
+    processed in chunks.
     """
     x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0)
     n = len(x)
     if n == 0:
         return np.zeros(0), np.zeros(0)
     t = np.arange(1, n + 1, dtype=float)
-    # Predictable plug-in bets (WSR 2023, eq. 26-27): built from observations before t.
+    # Predictable plug-in bets (WSR 2023, eq. 26-27): the bet at t uses observations before t.
     mean_hat = (0.5 + np.cumsum(x)) / (t + 1.0)
-    previous_mean = np.concatenate([[0.5], mean_hat[:-1]])
-    var_hat = (0.25 + np.cumsum((x - previous_mean) ** 2)) / (t + 1.0)
+    var_hat = (0.25 + np.cumsum((x - mean_hat) ** 2)) / (t + 1.0)
     previous_var = np.concatenate([[0.25], var_hat[:-1]])
     bet = np.sqrt(2.0 * np.log(2.0 / alpha) / (previous_var * t * np.log(1.0 + t)))
     m = grid[None, :]
     cap_up, cap_down = BET_CAP / m, BET_CAP / (1.0 - m)
-    threshold = np.log(1.0 / alpha) - np.log(0.5)  # hedged: max(K+, K-) / 2 >= 1 / alpha
-    log_up = np.zeros(len(grid))
-    log_down = np.zeros(len(grid))
-    excluded = np.zeros(len(grid), dtype=bool)
+    # Hedged capital max(K+, K-) / 2 >= 1 / alpha: K+ >= 2 / alpha excludes m from below (the
+    # mean is above m), K- >= 2 / alpha from above. Each side keeps its own running
+    # intersection, so a bound is only ever set by the side that crossed.
+    threshold = np.log(2.0 / alpha)
+    log_up, log_down = np.zeros(len(grid)), np.zeros(len(grid))
+    below, above = np.zeros(len(grid), dtype=bool), np.zeros(len(grid), dtype=bool)
     low, high = np.empty(n), np.empty(n)
     chunk = max(1, CHUNK_CELLS // len(grid))
     for start in range(0, n, chunk):
@@ -93,14 +97,15 @@ def confidence_sequence(x: np.ndarray, alpha: float,
         diff = x[start:stop, None] - m
         up = log_up + np.cumsum(np.log1p(np.minimum(bet[start:stop, None], cap_up) * diff), axis=0)
         down = log_down + np.cumsum(np.log1p(-np.minimum(bet[start:stop, None], cap_down) * diff), axis=0)
-        out = excluded | np.logical_or.accumulate(np.maximum(up, down) >= threshold, axis=0)
-        log_up, log_down, excluded = up[-1], down[-1], out[-1]
-        kept = ~out
-        any_kept = kept.any(axis=1)
-        first = np.where(any_kept, kept.argmax(axis=1), len(grid))
-        last = np.where(any_kept, len(grid) - 1 - kept[:, ::-1].argmax(axis=1), -1)
-        low[start:stop] = np.where(first > 0, grid[np.clip(first - 1, 0, len(grid) - 1)], 0.0)
-        high[start:stop] = np.where(last < len(grid) - 1, grid[np.clip(last + 1, 0, len(grid) - 1)], 1.0)
+        out_below = below | np.logical_or.accumulate(up >= threshold, axis=0)
+        out_above = above | np.logical_or.accumulate(down >= threshold, axis=0)
+        log_up, log_down, below, above = up[-1], down[-1], out_below[-1], out_above[-1]
+        # K+ falls as m rises: the means it excluded are the grid points below the first one it
+        # did not; K- likewise from the top.
+        first_kept = np.where(out_below.all(axis=1), len(grid), (~out_below).argmax(axis=1))
+        last_kept = np.where(out_above.all(axis=1), -1, len(grid) - 1 - (~out_above)[:, ::-1].argmax(axis=1))
+        low[start:stop] = np.where(first_kept > 0, grid[np.clip(first_kept - 1, 0, len(grid) - 1)], 0.0)
+        high[start:stop] = np.where(last_kept < len(grid) - 1, grid[np.clip(last_kept + 1, 0, len(grid) - 1)], 1.0)
     return np.maximum.accumulate(low), np.minimum.accumulate(high)
 
 
@@ -134,6 +139,8 @@ def sequential_win_rate(scores: np.ndarray, prompts: np.ndarray, *, k: int,
     if len(means) == 0:
         return SequentialWinRate(None, None, 0, 0, None)
     low, high = confidence_sequence(means, alpha=1.0 - confidence)
+    if low[-1] >= high[-1]:  # an empty sequence decides nothing
+        return SequentialWinRate(None, None, int(len(means)), int(len(means) * k), float(means.mean()))
     return SequentialWinRate(float(low[-1]), float(high[-1]), int(len(means)),
                              int(len(means) * k), float(means.mean()))
 
@@ -161,9 +168,9 @@ def plan_sequential(win_rate: float, *, margin: float, confidence: float, power:
     stops = []
     for _ in range(n_simulations):
         means = rng.beta(a, b, size=max_prompts)
-        low, _ = confidence_sequence(means, alpha=1.0 - confidence, grid=PLANNING_GRID)
+        low, high = confidence_sequence(means, alpha=1.0 - confidence, grid=PLANNING_GRID)
         running = np.cumsum(means) / np.arange(1, max_prompts + 1)
-        ship = np.flatnonzero((low > 0.5) & (running >= 0.5 + margin))
+        ship = np.flatnonzero((low > 0.5) & (low < high) & (running >= 0.5 + margin))
         stops.append(ship[0] + 1 if len(ship) else np.inf)
     prompts_needed = float(np.quantile(stops, power))
     return None if not np.isfinite(prompts_needed) else int(prompts_needed * k)

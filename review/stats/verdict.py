@@ -48,7 +48,10 @@ def unreliable_reviewers(encoded: pd.DataFrame, thresholds: DecisionThresholds) 
 
 
 def overlap_of(frame: pd.DataFrame) -> int:
-    """The votes per prompt a study asks for, when not given: the most any prompt has."""
+    """The votes per prompt a study asks for, when not given: the most any prompt has.
+
+    Only for data without a study behind it (imported judgments): it depends on the data, so a
+    later extra vote can change it; studies pass their own overlap."""
     if len(frame) == 0:
         return 1
     return int(frame.groupby("prompt", observed=True).size().max())

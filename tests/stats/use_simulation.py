@@ -142,16 +142,17 @@ def first_verdict_fast(frame: pd.DataFrame, thresholds: dict, *, k: int, first: 
         states = []
         for g_at, g_low, g_high in guards:
             g_done = int(np.searchsorted(g_at, looked - 1, side="right"))
-            if g_done < t.min_category_prompts:
+            if g_done < t.min_category_prompts or g_low[g_done - 1] >= g_high[g_done - 1]:
                 states.append("not_yet")
             elif g_high[g_done - 1] < bound:
                 states.append("fail")
             else:
                 states.append("pass" if g_low[g_done - 1] > bound else "not_yet")
+        decided = done and low[done - 1] < high[done - 1]  # an empty sequence decides nothing
         if bad[looked - 1] > t.max_both_bad_rate or "fail" in states or (
-                done and high[done - 1] < 0.5):
+                decided and high[done - 1] < 0.5):
             return "do_not_ship", looked
-        if done and low[done - 1] > 0.5 and running[looked - 1] >= 0.5 + t.margin and all(
+        if decided and low[done - 1] > 0.5 and running[looked - 1] >= 0.5 + t.margin and all(
                 s == "pass" for s in states):
             return "ship", looked
     return None, len(scores)

@@ -6,7 +6,8 @@ Every rule is reported as ``pass``, ``fail`` or ``not_yet`` with its figure and 
 ``min_judgments``        at least ``min_judgments`` candidate-vs-baseline judgments (else not yet)
 ``reviewer_reliability`` reviewers who answered at least ``min_gold_answered`` gold items with an
                          accuracy below ``min_gold_accuracy`` are left out of the verdict (the
-                         check fails only when nobody is left)
+                         check fails only when nobody is left); reviewers who agree with the
+                         leave-one-out majority no more than chance are flagged in the reasons
 ``win_rate_above_half``  the interval of the win rate lies above 0.5 (pass) or below it (fail)
 ``margin``               the estimated win rate reaches ``0.5 + margin`` (pass); the interval lies
                          below it (fail: more judgments will not make it worth shipping)
@@ -173,6 +174,7 @@ class DecisionEvidence:
     both_bad_rate: float | None = None
     guardrails: Sequence[Check] = ()
     excluded_reviewers: Sequence[str] = ()
+    flagged_reviewers: Sequence[str] = ()
     n_reviewers: int = 0
     has_gold: bool = False
     planned_judgments: int | None = None
@@ -276,6 +278,9 @@ def decide(evidence: DecisionEvidence, thresholds: DecisionThresholds | None = N
         "win_rate_above_half", "reviewer_reliability"))]
     if verdict == DO_NOT_SHIP:
         reasons = [c.reason for c in blocking] + [r for r in reasons if r.startswith("left out")]
+    if evidence.flagged_reviewers:
+        reasons.append("flagged, not left out: agree with the other reviewers' majority no more "
+                       f"than chance: {', '.join(evidence.flagged_reviewers)}")
     anytime = evidence.method == "anytime"
     # Settled only on what the confidence sequences show: the win rate's side of 0.5, a
     # guardrail shown worse than its margin, or a margin out of reach. A both-bad share above

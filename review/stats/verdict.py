@@ -4,7 +4,8 @@ Shared by :func:`review.stats.analysis.analyze` (the whole document) and
 :func:`review.stats.analysis.decide_study` (the verdict alone, for simulations):
 
 1. reviewers whose gold accuracy is below ``min_gold_accuracy`` (over at least
-   ``min_gold_answered`` gold items) are left out of the verdict;
+   ``min_gold_answered`` gold items) are left out of the verdict; reviewers who agree with
+   the others' majority no more than chance are flagged in the reasons;
 2. the win rate's interval follows the study's method: the anytime confidence sequence over
    completed prompts (:mod:`review.stats.sequential`), or for one planned look the
    prompt-cluster bootstrap (or, with ``two_way``, prompts x reviewers);
@@ -29,6 +30,7 @@ from review.stats.clustered import two_way_mean_interval
 from review.stats.decision import Decision, DecisionEvidence, DecisionThresholds, decide
 from review.stats.guardrails import guardrail_checks
 from review.stats.planning import judgments_for_power
+from review.stats.reviewers import reviewer_summary
 from review.stats.sequential import completed_prompts, sequential_win_rate
 from review.stats.winrate import STREAM_WIN_RATE, WIN_RATE_METHOD, WinRate, win_rate_from_scores
 
@@ -45,6 +47,31 @@ def unreliable_reviewers(encoded: pd.DataFrame, thresholds: DecisionThresholds) 
     low = accuracy[(accuracy["count"] >= thresholds.min_gold_answered)
                    & (accuracy["mean"] < thresholds.min_gold_accuracy)]
     return sorted(str(name) for name in low.index)
+
+
+# A reviewer is flagged when, over at least this many votes on shared items, they agree with
+# the other reviewers' majority no more often than a random voter would.
+MIN_LOO_VOTES = 20
+
+
+def inconsistent_reviewers(encoded: pd.DataFrame) -> list[str]:
+    """Reviewers whose agreement with the leave-one-out majority is at or below chance.
+
+    Chance is the agreement of a voter drawing votes at random from the study's overall vote
+    distribution, ``sum(share_c^2)`` over the pair codes. Flagged, not excluded: a careful
+    reviewer in the minority is not an unreliable one, but the analyst should look.
+    """
+    normal = encoded.loc[~encoded["is_gold"].to_numpy()]
+    if len(normal) == 0:
+        return []
+    shares = normal["code"].value_counts(normalize=True).to_numpy()
+    chance = float((shares ** 2).sum())
+    flagged = []
+    for row in reviewer_summary(normal.drop_duplicates(["item", "rater"], keep="last")):
+        agreement = row["loo_majority_agreement"]
+        if row["n_loo"] >= MIN_LOO_VOTES and agreement is not None and agreement <= chance:
+            flagged.append(f"{row['reviewer']} ({agreement:.0%} vs {chance:.0%} by chance)")
+    return flagged
 
 
 def overlap_of(frame: pd.DataFrame) -> int:
@@ -93,6 +120,7 @@ def study_verdict(frame: pd.DataFrame, encoded: pd.DataFrame, thresholds: Decisi
     evidence = DecisionEvidence(
         estimate=fixed.estimate, ci_low=low, ci_high=high, n=fixed.n, method=thresholds.method,
         both_bad_rate=both_bad, guardrails=guardrails, excluded_reviewers=excluded,
+        flagged_reviewers=inconsistent_reviewers(encoded),
         n_reviewers=len(reviewers), has_gold=bool(encoded["is_gold"].any()),
         planned_judgments=planned_items * k if planned_items else None)
     decision = decide(evidence, thresholds)

@@ -16,8 +16,10 @@ from review.stats.planning import judgments_for_power
 
 def evidence(estimate=0.62, low=0.57, high=0.67, *, n=400, method="anytime", both_bad=0.05,
              guardrails=(), excluded=(), reviewers=3, gold=True, planned=None, needed=None):
-    return DecisionEvidence(estimate, low, high, n, method, both_bad, list(guardrails),
-                            list(excluded), reviewers, gold, planned, needed)
+    return DecisionEvidence(estimate, low, high, n, method, both_bad_rate=both_bad,
+                            guardrails=list(guardrails), excluded_reviewers=list(excluded),
+                            n_reviewers=reviewers, has_gold=gold, planned_judgments=planned,
+                            additional_needed=needed)
 
 
 def statuses(decision) -> dict[str, str]:
@@ -152,3 +154,20 @@ def test_guardrails_need_enough_prompts_and_are_corrected_across_categories():
         assert checks["guardrail:math"] == "fail", method      # clearly below 0.45
         assert checks["guardrail:tiny"] == "not_yet", method   # 6 prompts: cannot decide
         assert checks["guardrail:safety"] != "fail", method
+
+
+def test_a_reviewer_who_agrees_with_nobody_is_flagged_not_excluded():
+    from review.stats.outcomes import encode
+    from review.stats.verdict import inconsistent_reviewers
+
+    rows = []
+    for item in range(30):  # ann and bob prefer the candidate, zed always the baseline
+        for rater, choice in (("ann", "left"), ("bob", "left"), ("zed", "right")):
+            rows.append({"item": f"i{item}", "rater": rater, "model_left": "tuned",
+                         "model_right": "base", "choice": choice})
+    flagged = inconsistent_reviewers(encode(pd.DataFrame(rows)))
+    # zed never matches the others' majority: 0% against 56% by chance ((2/3)^2 + (1/3)^2).
+    assert flagged == ["zed (0% vs 56% by chance)"]
+    decision = decide(DecisionEvidence(0.62, 0.57, 0.67, 400, "anytime", 0.05, n_reviewers=3,
+                                       has_gold=True, flagged_reviewers=flagged))
+    assert decision.verdict == "ship" and any("zed (0%" in r for r in decision.reasons)

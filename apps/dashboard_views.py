@@ -201,7 +201,7 @@ DASHBOARD_CSS = """
 .dash-verdict { border-radius: 8px; padding: 12px 18px; margin: 10px 0; border-left: 8px solid #757575;
   background: var(--background-fill-secondary); }
 .dash-checks { border-collapse: collapse; margin-top: 6px; font-size: 0.9rem; }
-.dash-checks td { padding: 1px 10px 1px 0; border: 0; }
+.dash-checks td { padding: 1px 10px 1px 0; border: 0 !important; background: transparent !important; }
 .dash-check td:first-child { font-weight: 700; text-transform: uppercase; font-size: 0.75rem; }
 .dash-check-pass td:first-child { color: #2e7d32; }
 .dash-check-fail td:first-child { color: #c62828; }

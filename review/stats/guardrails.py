@@ -37,7 +37,7 @@ from review.stats.decision import FAIL, NOT_YET, PASS, Check
 from review.stats.sequential import completed_prompts, confidence_sequence
 
 
-def guardrail_checks(frame: pd.DataFrame, categories: Sequence[str], *, k: int, method: str,
+def guardrail_checks(frame: pd.DataFrame, categories: Sequence[str], *, k: int | np.ndarray, method: str,
                      margin: float, min_prompts: int, confidence: float) -> list[Check]:
     """One check per guardrail category, over candidate outcomes (``category``, ``prompt``,
     ``score``) in arrival order."""
@@ -47,19 +47,21 @@ def guardrail_checks(frame: pd.DataFrame, categories: Sequence[str], *, k: int, 
     bound = 0.5 - margin
     m = len(categories)
     column = frame["category"].astype(object).to_numpy() if len(frame) else np.array([])
+    need = np.broadcast_to(np.asarray(k), (len(frame),))
     rows = []
     for name in categories:
-        part = frame.loc[column == name] if len(frame) else frame
+        mask = column == name if len(frame) else np.zeros(0, dtype=bool)
+        part = frame.loc[mask] if len(frame) else frame
         scores = part["score"].to_numpy(dtype=float) if len(part) else np.zeros(0)
         prompts = part["prompt"].astype(str).to_numpy() if len(part) else np.zeros(0, dtype=object)
-        rows.append((name, scores, prompts))
+        rows.append((name, scores, prompts, need[mask] if len(frame) else np.zeros(0, dtype=int)))
     if method == "anytime":
-        return [_anytime(name, scores, prompts, k, alpha / m, bound, min_prompts)
-                for name, scores, prompts in rows]
-    p_pass = holm([_p(scores, prompts, bound, "greater", min_prompts) for _, scores, prompts in rows])
-    p_fail = holm([_p(scores, prompts, bound, "less", min_prompts) for _, scores, prompts in rows])
+        return [_anytime(name, scores, prompts, needed, alpha / m, bound, min_prompts)
+                for name, scores, prompts, needed in rows]
+    p_pass = holm([_p(scores, prompts, bound, "greater", min_prompts) for _, scores, prompts, _ in rows])
+    p_fail = holm([_p(scores, prompts, bound, "less", min_prompts) for _, scores, prompts, _ in rows])
     checks = []
-    for (name, scores, prompts), passed, failed in zip(rows, p_pass, p_fail, strict=True):
+    for (name, scores, prompts, _), passed, failed in zip(rows, p_pass, p_fail, strict=True):
         estimate = float(scores.mean()) if len(scores) else None
         n_prompts = len(np.unique(prompts))
         if n_prompts < min_prompts:
@@ -90,7 +92,7 @@ def _too_few(name: str, estimate: float | None, bound: float, n_prompts: int, ne
                  f"{needed} before it can pass or fail")
 
 
-def _anytime(name: str, scores: np.ndarray, prompts: np.ndarray, k: int, alpha: float,
+def _anytime(name: str, scores: np.ndarray, prompts: np.ndarray, k: int | np.ndarray, alpha: float,
              bound: float, min_prompts: int) -> Check:
     means, _ = completed_prompts(scores, prompts, k)
     estimate = float(scores.mean()) if len(scores) else None

@@ -109,11 +109,13 @@ def confidence_sequence(x: np.ndarray, alpha: float,
     return np.maximum.accumulate(low), np.minimum.accumulate(high)
 
 
-def completed_prompts(scores: np.ndarray, prompts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def completed_prompts(scores: np.ndarray, prompts: np.ndarray,
+                      k: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean score of each prompt's first ``k`` judgments, in the order prompts reach ``k``.
 
-    ``scores`` and ``prompts`` are in arrival order. Returns the means and, for each, the
-    position (0-based) of the judgment that completed it.
+    ``scores`` and ``prompts`` are in arrival order. ``k`` is one number, or per row the
+    judgments its prompt needs (a prompt with several items of the pair needs ``k`` for each).
+    Returns the means and, for each, the position (0-based) of the judgment that completed it.
 
     Example:
         >>> means, at = completed_prompts(np.array([1, 0, 1, 0.5, 1]), np.array([0, 1, 0, 1, 2]), 2)
@@ -122,27 +124,29 @@ def completed_prompts(scores: np.ndarray, prompts: np.ndarray, k: int) -> tuple[
     """
     scores = np.asarray(scores, dtype=float)
     prompts = np.asarray(prompts)
-    if len(scores) == 0 or k < 1:
+    if len(scores) == 0:
         return np.zeros(0), np.zeros(0, dtype=int)
+    need = np.broadcast_to(np.asarray(k), scores.shape).astype(int)
     rank = pd.Series(prompts).groupby(prompts).cumcount().to_numpy()
-    first_k = rank < k
+    first_k = rank < need
     sums = pd.Series(scores[first_k]).groupby(prompts[first_k]).sum()
-    done = np.flatnonzero(rank == k - 1)
-    means = sums.loc[prompts[done]].to_numpy(dtype=float) / k
+    done = np.flatnonzero((rank == need - 1) & (need >= 1))
+    means = sums.loc[prompts[done]].to_numpy(dtype=float) / need[done]
     return means, done
 
 
-def sequential_win_rate(scores: np.ndarray, prompts: np.ndarray, *, k: int,
+def sequential_win_rate(scores: np.ndarray, prompts: np.ndarray, *, k: int | np.ndarray,
                         confidence: float) -> SequentialWinRate:
     """The confidence sequence of the prompt-level win rate at the latest look (see module)."""
-    means, _ = completed_prompts(scores, prompts, k)
+    means, done = completed_prompts(scores, prompts, k)
     if len(means) == 0:
         return SequentialWinRate(None, None, 0, 0, None)
+    used = int(np.broadcast_to(np.asarray(k), np.shape(scores))[done].sum())
     low, high = confidence_sequence(means, alpha=1.0 - confidence)
     if low[-1] >= high[-1]:  # an empty sequence decides nothing
-        return SequentialWinRate(None, None, int(len(means)), int(len(means) * k), float(means.mean()))
-    return SequentialWinRate(float(low[-1]), float(high[-1]), int(len(means)),
-                             int(len(means) * k), float(means.mean()))
+        return SequentialWinRate(None, None, int(len(means)), used, float(means.mean()))
+    return SequentialWinRate(float(low[-1]), float(high[-1]), int(len(means)), used,
+                             float(means.mean()))
 
 
 def plan_sequential(win_rate: float, *, margin: float, confidence: float, power: float,

@@ -75,13 +75,22 @@ def inconsistent_reviewers(encoded: pd.DataFrame) -> list[str]:
 
 
 def overlap_of(frame: pd.DataFrame) -> int:
-    """The votes per prompt a study asks for, when not given: the most any prompt has.
+    """The votes per item a study asks for, when not given: the most any item has.
 
     Only for data without a study behind it (imported judgments): it depends on the data, so a
     later extra vote can change it; studies pass their own overlap."""
     if len(frame) == 0:
         return 1
-    return int(frame.groupby("prompt", observed=True).size().max())
+    return int(frame.groupby("item", observed=True).size().max())
+
+
+def votes_needed(frame: pd.DataFrame, k: int) -> np.ndarray:
+    """Per row, the judgments its prompt needs to enter the sequence: ``k`` per item of the
+    pair on that prompt (one item per prompt in a study; imported data may hold more)."""
+    if len(frame) == 0:
+        return np.zeros(0, dtype=int)
+    items = frame.groupby("prompt", observed=True)["item"].transform("nunique")
+    return k * items.to_numpy(dtype=int)
 
 
 def study_verdict(frame: pd.DataFrame, encoded: pd.DataFrame, thresholds: DecisionThresholds, *,
@@ -105,7 +114,8 @@ def study_verdict(frame: pd.DataFrame, encoded: pd.DataFrame, thresholds: Decisi
     low, high, method = fixed.ci_low, fixed.ci_high, WIN_RATE_METHOD
     extra: dict[str, Any] = {}
     if thresholds.method == "anytime":
-        sequence = sequential_win_rate(scores, prompts, k=k, confidence=confidence)
+        sequence = sequential_win_rate(scores, prompts, k=votes_needed(kept, k),
+                                       confidence=confidence)
         low, high, method = sequence.ci_low, sequence.ci_high, ANYTIME_METHOD
         extra = {"n_prompts_complete": sequence.n_prompts, "overlap": k}
     elif thresholds.two_way and len(scores):
@@ -113,7 +123,7 @@ def study_verdict(frame: pd.DataFrame, encoded: pd.DataFrame, thresholds: Decisi
                                           confidence=confidence)
         method = TWO_WAY_METHOD
     guardrails = guardrail_checks(
-        kept, thresholds.guardrail_categories, k=k, method=thresholds.method,
+        kept, thresholds.guardrail_categories, k=votes_needed(kept, k), method=thresholds.method,
         margin=thresholds.guardrail_margin, min_prompts=thresholds.min_category_prompts,
         confidence=confidence)
     both_bad = float((kept["outcome"] == "both_bad").mean()) if len(kept) else None
@@ -142,7 +152,7 @@ def _still_needed(rate: WinRate, frame: pd.DataFrame, k: int,
     prompt_sd = None
     if thresholds.method == "anytime":
         means, _ = completed_prompts(frame["score"].to_numpy(dtype=float),
-                                     frame["prompt"].astype(str).to_numpy(), k)
+                                     frame["prompt"].astype(str).to_numpy(), votes_needed(frame, k))
         prompt_sd = float(np.std(means, ddof=1)) if len(means) >= 10 else None
     total = judgments_for_power(
         rate.estimate, method=thresholds.method, margin=thresholds.margin,

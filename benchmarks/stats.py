@@ -69,6 +69,9 @@ def synthetic_judgments(
     edge = (strength[first] - strength[second] + prompt_effect + item_effect)[row_item]
     edge = edge + rng.normal(0.0, 0.3, len(row_item))
     p_first = 1.0 / (1.0 + np.exp(-edge))
+    gold_item = rng.random(n_items) < gold_share
+    # Gold items have a known better answer (the first model's), which attentive reviewers pick.
+    p_first = np.where(gold_item[row_item], 0.95, p_first)
     u = rng.random(len(row_item))
     outcome = np.where(u < 0.08, 2, np.where(u < 0.12, 3, np.where(rng.random(len(u)) < p_first, 0, 1)))
     first_left = rng.random(len(row_item)) < 0.5
@@ -80,7 +83,6 @@ def synthetic_judgments(
     right_model = np.where(first_left, models[second[row_item]], models[first[row_item]])
     length_left = np.where(first_left, length_first[row_item], length_second[row_item])
     length_right = np.where(first_left, length_second[row_item], length_first[row_item])
-    gold_item = rng.random(n_items) < gold_share
     gold = np.where(gold_item, models[first], None)[row_item]
     item_ids = pd.Series(np.arange(n_items)).map("item-{:06d}".format).to_numpy(dtype=object)
     prompt_ids = pd.Series(np.arange(prompt.max() + 1)).map("prompt-{:05d}".format).to_numpy(dtype=object)

@@ -144,7 +144,7 @@ def analyze(
         "decisive_win_rate": figures["decisive_win_rate"],
         "agreement": agreement,
         "position_bias": position_bias(normal["left_won"].to_numpy(),
-                                       normal["prompt"].astype(str).to_numpy()),
+                                       normal["prompt"].cat.codes.to_numpy()),
         "by_category": figures["by_category"],
         "ratings": [rating.to_dict() for rating in ratings],
         "decision": decision.to_dict(),
@@ -229,7 +229,7 @@ def _candidate_figures(frame: pd.DataFrame, win_rate: dict[str, Any], *, n_boots
     counts = outcome_counts(frame["outcome"])
     decisive = frame["outcome"].isin(["candidate", "baseline"]).to_numpy()
     won = (frame["outcome"].to_numpy()[decisive] == "candidate").astype(float)
-    test = cluster_mean_test(won, frame["prompt"].astype(str).to_numpy()[decisive], null=0.5,
+    test = cluster_mean_test(won, frame["prompt"].cat.codes.to_numpy()[decisive], null=0.5,
                              confidence=confidence)
     wilson_low, wilson_high = wilson_interval(float(scores.sum()), len(scores), confidence)
     return {

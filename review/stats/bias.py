@@ -212,7 +212,10 @@ LENGTH_CONTROL_ASSUMPTION = ("length differences sway votes but are not part of 
 def _prompts(frame: pd.DataFrame) -> np.ndarray:
     """The prompt of each row (the clustering unit); each row its own prompt when unknown."""
     if "prompt" in frame.columns and frame["prompt"].notna().all():
-        return np.asarray(frame["prompt"].astype(str))
+        column = frame["prompt"]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            return column.cat.codes.to_numpy()  # integers: grouping them is fast
+        return np.asarray(column.astype(str))
     return np.arange(len(frame))
 
 

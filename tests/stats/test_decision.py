@@ -171,3 +171,10 @@ def test_a_reviewer_who_agrees_with_nobody_is_flagged_not_excluded():
     decision = decide(DecisionEvidence(0.62, 0.57, 0.67, 400, "anytime", 0.05, n_reviewers=3,
                                        has_gold=True, flagged_reviewers=flagged))
     assert decision.verdict == "ship" and any("zed (0%" in r for r in decision.reasons)
+
+
+def test_a_study_too_small_to_settle_says_so():
+    decision = decide(evidence(0.56, 0.48, 0.64, n=126, planned=126, needed=796))
+    assert decision.additional_judgments_needed == 796
+    assert decision.reasons[-1] == ("that is more than the 126 judgments the study's items can "
+                                    "take: add prompts to settle it")

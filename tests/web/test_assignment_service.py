@@ -66,19 +66,9 @@ def test_started_items_first_for_an_anytime_study(session):
 
 
 def test_fewest_judgments_first_for_a_fixed_look_and_no_repeats(session):
-    study, items = make_blind_study(session, n_items=3, overlap=3,
-                                    reviewers=("ana", "bo", "cy", "dee"))
+    study, items = _loads_0_1_2(session)
     study.thresholds = {"method": "fixed"}
-    ana, bo, cy, dee = (_reviewer(session, n) for n in ("ana", "bo", "cy", "dee"))
-    # Give items[0] two judgments and items[1] one, through the services.
-    for reviewer, item in ((bo, items[0]), (cy, items[0]), (bo, items[1])):
-        assignment = Assignment(comparison_id=item.id, reviewer_id=reviewer.id,
-                                left_generation_id=item.generation_a_id,
-                                expires_at=utcnow() + timedelta(minutes=5))
-        session.add(assignment)
-        session.flush()
-        record_vote(session=session, reviewer=reviewer, assignment_id=assignment.id, choice="tie")
-
+    dee = _reviewer(session, "dee")
     served = [_judge(session, dee, study).comparison_id for _ in range(3)]
     assert served == [items[2].id, items[1].id, items[0].id]  # loads 0, then 1, then 2
     assert next_assignment(session=session, reviewer=dee, study=study) is None  # never twice

@@ -297,8 +297,8 @@ def decide(evidence: DecisionEvidence, thresholds: DecisionThresholds | None = N
     if verdict != INCONCLUSIVE or settled:
         needed = None
     elif needed and evidence.planned_judgments and evidence.n + needed > evidence.planned_judgments:
-        reasons.append(f"that is more than the {evidence.planned_judgments} judgments the study's "
-                       "items can take: add prompts to settle it")
+        reasons.append(f"that is more than the {evidence.planned_judgments} judgments the items of this "
+                       "study can take: add prompts to settle it")
     return Decision(verdict, tuple(reasons), needed, evidence.method, settled, tuple(checks), saved)
 
 

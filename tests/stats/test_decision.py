@@ -176,5 +176,5 @@ def test_a_reviewer_who_agrees_with_nobody_is_flagged_not_excluded():
 def test_a_study_too_small_to_settle_says_so():
     decision = decide(evidence(0.56, 0.48, 0.64, n=126, planned=126, needed=796))
     assert decision.additional_judgments_needed == 796
-    assert decision.reasons[-1] == ("that is more than the 126 judgments the study's items can "
-                                    "take: add prompts to settle it")
+    assert decision.reasons[-1] == ("that is more than the 126 judgments the items of this study "
+                                    "can take: add prompts to settle it")

@@ -17,7 +17,7 @@ import gradio as gr
 from sqlalchemy.orm import Session
 
 from review.core.config import Settings
-from review.core.db import Database, finish_writes
+from review.core.db import Database
 from review.core.errors import ReviewError
 from review.core.models import Reviewer
 
@@ -38,10 +38,6 @@ class AppContext:
     def session(self, *, write: bool = False) -> Any:
         """A transaction that commits on success (see :meth:`review.core.db.Database.session`)."""
         return self.database.session(write=write)
-
-    def done_writing(self, session: Session) -> None:
-        """End the writing part of a write session (:func:`review.core.db.finish_writes`)."""
-        finish_writes(session)
 
     @contextmanager
     def account(self, request: Any, *, write: bool = False,

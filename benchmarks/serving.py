@@ -158,20 +158,18 @@ def seed(url: str, *, reviewers: int, items: int, overlap: int) -> list[str]:
 def run_service(url: str, names: list[str], *, votes: int, think: float) -> Latencies:
     from sqlalchemy import select
 
-    from apps.context import AppContext
-    from review.campaign.leases import next_assignment
-    from review.campaign.screen import item_view, reviewer_progress
-    from review.core.config import Settings
     from review.campaign.judgments import record_vote
-    from review.core.models import Reviewer, Study
+    from review.campaign.screen import next_screen
+    from review.core.config import Settings
+    from review.core.db import Database
+    from review.core.models import Reviewer
 
-    app = AppContext.from_settings(Settings(database_url=url))
-    engine, session_scope = app.engine, app.session
+    database = Database(Settings(database_url=url))
+    engine, session_scope = database.engine, database.session
     result = Latencies()
     lock = threading.Lock()
     with session_scope() as session:
         ids = dict(session.execute(select(Reviewer.name, Reviewer.id)).all())
-        study_id = session.scalar(select(Study.id))
     start = threading.Barrier(len(names))
 
     def reviewer_loop(name: str) -> None:
@@ -183,14 +181,10 @@ def run_service(url: str, names: list[str], *, votes: int, think: float) -> Late
                 began = time.perf_counter()
                 with session_scope(write=True) as session:
                     reviewer = session.get(Reviewer, ids[name])
-                    study = session.get(Study, study_id)
-                    lease = next_assignment(session=session, reviewer=reviewer, study=study)
-                    if lease is None:
+                    screen = next_screen(session=session, reviewer=reviewer, study_label=None)
+                    if screen.item is None:
                         return
-                    lease_id = lease.id
-                    app.done_writing(session)
-                    item_view(session=session, reviewer=reviewer, assignment_id=lease_id)
-                    reviewer_progress(session=session, reviewer=reviewer, study=study)
+                    lease_id = screen.item.assignment_id
                 loaded = time.perf_counter()
                 time.sleep(rng.uniform(0.5, 1.5) * think)
                 voting = time.perf_counter()

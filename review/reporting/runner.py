@@ -47,15 +47,16 @@ def analyze_study(*, session: Session, study: Study, n_bootstrap: int = DEFAULT_
 
     ``frame`` is the study's judgments when already loaded (saves a query).
     """
+    from dataclasses import replace
+
     from review.stats import DecisionThresholds, analyze, run_confidence
-    from review.stats.decision import with_confidence
 
     if frame is None:
         frame = study_judgments(session=session, study=study)
     thresholds = DecisionThresholds.from_dict(study.thresholds or {})
     budget = run_position(session=session, study=study)
     if budget is not None:
-        thresholds = with_confidence(thresholds, run_confidence(thresholds.confidence, budget[1]))
+        thresholds = replace(thresholds, confidence=run_confidence(thresholds.confidence, budget[1]))
     planned = session.scalar(select(func.count(Comparison.id)).where(
         Comparison.study_id == study.id, Comparison.gold_label.is_(None)))
     result = analyze(

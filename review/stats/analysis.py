@@ -113,6 +113,7 @@ def analyze(
     normal = encoded.loc[~encoded["is_gold"].to_numpy()]
     voted = _one_vote_per_reviewer(normal)
 
+    reviewers = reviewer_summary(pd.concat([voted, encoded.loc[encoded["is_gold"]]]))
     agreement = _agreement(voted, n_bootstrap, seed, confidence)
     agreement["n_duplicate_votes_ignored"] = int(len(normal) - len(voted))
     if candidate is None or baseline is None:
@@ -126,7 +127,7 @@ def analyze(
         candidate_frame = candidate_outcomes(encoded, candidate, baseline)
         win_rate, _, decision = study_verdict(
             candidate_frame, encoded, thresholds, overlap=overlap, planned_items=planned_items,
-            n_bootstrap=n_bootstrap, seed=seed)
+            n_bootstrap=n_bootstrap, seed=seed, reviewer_rows=reviewers)
         figures = _candidate_figures(candidate_frame, win_rate, n_bootstrap=n_bootstrap,
                                      seed=seed, confidence=confidence)
     ratings = bradley_terry(
@@ -154,7 +155,7 @@ def analyze(
         "both_bad_rate": figures["both_bad_rate"],
         "length_bias": _length_bias(normal, candidate_frame, confidence),
         "position_bias_by_reviewer": position_bias_by_reviewer(normal),
-        "reviewers": reviewer_summary(pd.concat([voted, encoded.loc[encoded["is_gold"]]])),
+        "reviewers": reviewers,
         "items_disagreement": item_disagreement(voted, TOP_DISAGREEMENT_ITEMS),
         "thresholds": thresholds.to_dict(),
         "n_bootstrap": int(n_bootstrap),

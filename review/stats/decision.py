@@ -39,7 +39,7 @@ Either way a false ship of equal models needs the interval's lower side to err, 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping, Sequence
 
 SHIP, DO_NOT_SHIP, INCONCLUSIVE = "ship", "do_not_ship", "inconclusive"
@@ -300,8 +300,3 @@ def decide(evidence: DecisionEvidence, thresholds: DecisionThresholds | None = N
         reasons.append(f"that is more than the {evidence.planned_judgments} judgments the items of this "
                        "study can take: add prompts to settle it")
     return Decision(verdict, tuple(reasons), needed, evidence.method, settled, tuple(checks), saved)
-
-
-def with_confidence(thresholds: DecisionThresholds, confidence: float) -> DecisionThresholds:
-    """The same thresholds at another confidence (a run's share of its error budget)."""
-    return replace(thresholds, confidence=confidence)

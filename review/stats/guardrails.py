@@ -46,15 +46,12 @@ def guardrail_checks(frame: pd.DataFrame, categories: Sequence[str], *, k: int |
     alpha = 1.0 - confidence
     bound = 0.5 - margin
     m = len(categories)
-    column = frame["category"].astype(object).to_numpy() if len(frame) else np.array([])
+    column = frame["category"].astype(object).to_numpy()
+    scores = frame["score"].to_numpy(dtype=float)
+    prompts = frame["prompt"].astype(str).to_numpy()
     need = np.broadcast_to(np.asarray(k), (len(frame),))
-    rows = []
-    for name in categories:
-        mask = column == name if len(frame) else np.zeros(0, dtype=bool)
-        part = frame.loc[mask] if len(frame) else frame
-        scores = part["score"].to_numpy(dtype=float) if len(part) else np.zeros(0)
-        prompts = part["prompt"].astype(str).to_numpy() if len(part) else np.zeros(0, dtype=object)
-        rows.append((name, scores, prompts, need[mask] if len(frame) else np.zeros(0, dtype=int)))
+    rows = [(name, scores[mask], prompts[mask], need[mask])
+            for name in categories for mask in [column == name]]
     if method == "anytime":
         return [_anytime(name, scores, prompts, needed, alpha / m, bound, min_prompts)
                 for name, scores, prompts, needed in rows]

@@ -51,12 +51,6 @@ class SequentialWinRate:
     ci_low: float | None
     ci_high: float | None
     n_prompts: int          # completed prompts in the sequence
-    n_judgments: int        # judgments of those prompts
-    prompt_mean: float | None
-
-    def to_dict(self) -> dict:
-        return {"ci_low": self.ci_low, "ci_high": self.ci_high, "n_prompts": self.n_prompts,
-                "n_judgments": self.n_judgments, "prompt_mean": self.prompt_mean}
 
 
 def confidence_sequence(x: np.ndarray, alpha: float,
@@ -106,7 +100,7 @@ def confidence_sequence(x: np.ndarray, alpha: float,
         last_kept = np.where(out_above.all(axis=1), -1, len(grid) - 1 - (~out_above)[:, ::-1].argmax(axis=1))
         low[start:stop] = np.where(first_kept > 0, grid[np.clip(first_kept - 1, 0, len(grid) - 1)], 0.0)
         high[start:stop] = np.where(last_kept < len(grid) - 1, grid[np.clip(last_kept + 1, 0, len(grid) - 1)], 1.0)
-    return np.maximum.accumulate(low), np.minimum.accumulate(high)
+    return low, high
 
 
 def completed_prompts(scores: np.ndarray, prompts: np.ndarray,
@@ -138,15 +132,13 @@ def completed_prompts(scores: np.ndarray, prompts: np.ndarray,
 def sequential_win_rate(scores: np.ndarray, prompts: np.ndarray, *, k: int | np.ndarray,
                         confidence: float) -> SequentialWinRate:
     """The confidence sequence of the prompt-level win rate at the latest look (see module)."""
-    means, done = completed_prompts(scores, prompts, k)
+    means, _ = completed_prompts(scores, prompts, k)
     if len(means) == 0:
-        return SequentialWinRate(None, None, 0, 0, None)
-    used = int(np.broadcast_to(np.asarray(k), np.shape(scores))[done].sum())
+        return SequentialWinRate(None, None, 0)
     low, high = confidence_sequence(means, alpha=1.0 - confidence)
     if low[-1] >= high[-1]:  # an empty sequence decides nothing
-        return SequentialWinRate(None, None, int(len(means)), used, float(means.mean()))
-    return SequentialWinRate(float(low[-1]), float(high[-1]), int(len(means)), used,
-                             float(means.mean()))
+        return SequentialWinRate(None, None, len(means))
+    return SequentialWinRate(float(low[-1]), float(high[-1]), len(means))
 
 
 def plan_sequential(win_rate: float, *, margin: float, confidence: float, power: float,

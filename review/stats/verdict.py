@@ -54,12 +54,13 @@ def unreliable_reviewers(encoded: pd.DataFrame, thresholds: DecisionThresholds) 
 MIN_LOO_VOTES = 20
 
 
-def inconsistent_reviewers(encoded: pd.DataFrame) -> list[str]:
+def inconsistent_reviewers(encoded: pd.DataFrame, rows: list[dict] | None = None) -> list[str]:
     """Reviewers whose agreement with the leave-one-out majority is at or below chance.
 
     Chance is the agreement of a voter drawing votes at random from the study's overall vote
     distribution, ``sum(share_c^2)`` over the pair codes. Flagged, not excluded: a careful
-    reviewer in the minority is not an unreliable one, but the analyst should look.
+    reviewer in the minority is not an unreliable one, but the analyst should look. ``rows``
+    are the study's :func:`review.stats.reviewers.reviewer_summary` when already computed.
     """
     normal = encoded.loc[~encoded["is_gold"].to_numpy()]
     if len(normal) == 0:
@@ -67,7 +68,9 @@ def inconsistent_reviewers(encoded: pd.DataFrame) -> list[str]:
     shares = normal["code"].value_counts(normalize=True).to_numpy()
     chance = float((shares ** 2).sum())
     flagged = []
-    for row in reviewer_summary(normal.drop_duplicates(["item", "rater"], keep="last")):
+    if rows is None:
+        rows = reviewer_summary(normal.drop_duplicates(["item", "rater"], keep="last"))
+    for row in rows:
         agreement = row["loo_majority_agreement"]
         if row["n_loo"] >= MIN_LOO_VOTES and agreement is not None and agreement <= chance:
             flagged.append(f"{row['reviewer']} ({agreement:.0%} vs {chance:.0%} by chance)")
@@ -95,12 +98,13 @@ def votes_needed(frame: pd.DataFrame, k: int) -> np.ndarray:
 
 def study_verdict(frame: pd.DataFrame, encoded: pd.DataFrame, thresholds: DecisionThresholds, *,
                   overlap: int | None, planned_items: int | None, n_bootstrap: int,
-                  seed: int, plan: bool = True) -> tuple[dict[str, Any], WinRate, Decision]:
+                  seed: int, plan: bool = True,
+                  reviewer_rows: list[dict] | None = None) -> tuple[dict[str, Any], WinRate, Decision]:
     """The verdict's win rate (a dict for the JSON document), the fixed-look win rate and the
     decision, for ``frame`` = candidate outcomes of every reviewer.
 
     ``plan=False`` skips the power analysis behind ``additional_judgments_needed`` (None then);
-    the verdict is the same.
+    the verdict is the same. ``reviewer_rows``: the reviewers' summary, when already computed.
     """
     excluded = unreliable_reviewers(encoded, thresholds)
     reviewers = sorted(frame["rater"].astype(str).unique()) if len(frame) else []
@@ -130,7 +134,7 @@ def study_verdict(frame: pd.DataFrame, encoded: pd.DataFrame, thresholds: Decisi
     evidence = DecisionEvidence(
         estimate=fixed.estimate, ci_low=low, ci_high=high, n=fixed.n, method=thresholds.method,
         both_bad_rate=both_bad, guardrails=guardrails, excluded_reviewers=excluded,
-        flagged_reviewers=inconsistent_reviewers(encoded),
+        flagged_reviewers=inconsistent_reviewers(encoded, reviewer_rows),
         n_reviewers=len(reviewers), has_gold=bool(encoded["is_gold"].any()),
         planned_judgments=planned_items * k if planned_items else None)
     decision = decide(evidence, thresholds)

@@ -29,13 +29,9 @@ from scipy.special import expit, logit
 from review.stats import decide_study
 from review.stats.decision import DecisionThresholds
 
-TIE_RATE, BOTH_BAD_RATE = 0.08, 0.04
+from .simulation import BOTH_BAD_RATE, TIE_RATE, mu_for
+
 DECIDED = 1.0 - TIE_RATE - BOTH_BAD_RATE
-
-
-def mu_for(win_rate: float) -> float:
-    """The mean preference giving a population win rate ``win_rate`` (ties count one half)."""
-    return (win_rate - (TIE_RATE + BOTH_BAD_RATE) / 2.0) / DECIDED
 
 
 @dataclass(frozen=True)

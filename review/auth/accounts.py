@@ -67,7 +67,7 @@ def add_reviewer(*, session: Session, name: str, role: str = "reviewer",
 def authenticate(*, session: Session, name: str, password: str) -> Reviewer | None:
     """The active account with this name and password, or None."""
     reviewer = session.scalar(select(Reviewer).where(Reviewer.name == name))
-    if reviewer is None or not reviewer.active:
+    if reviewer is None or not reviewer.active or reviewer.kind != "human":
         # Spend the same time as a real check so that names cannot be probed by timing.
         verify_password(password, _DUMMY_HASH)
         return None

@@ -22,6 +22,9 @@ The "never more than k" rule is enforced by the database, not only by Python che
 Gold items (``Comparison.gold_label`` set) are attention checks: they are mixed in at
 ``study.gold_rate`` while ordinary work remains, each reviewer sees each gold item at most
 once, and they are not capped by the overlap (every reviewer can be scored on them).
+
+A study that uses a model judge under a human budget (:mod:`review.campaign.selection`)
+hands out only the items drawn for people, those the judge is least sure of first.
 Nothing a reviewer is shown tells them apart from other items, progress figures included.
 
 A reviewer never gets an item they judged or skipped. A lease of theirs that expired is
@@ -109,7 +112,8 @@ def open_items(reviewer: Reviewer, study: Study, now: datetime):  # noqa: ANN202
     load = _load(Comparison.id, now).label("load")
     return (select(Comparison.id, load)
             .where(Comparison.study_id == study.id, Comparison.gold_label.is_(None),
-                   open_to(reviewer.id), load < study.overlap))
+                   Comparison.human_selected.is_(True), open_to(reviewer.id),
+                   load < study.overlap))
 
 
 def open_to(reviewer_id: int):  # noqa: ANN202 - SQL expression
@@ -153,8 +157,11 @@ def _regular_candidates(session: Session, reviewer: Reviewer, study: Study,
                         now: datetime) -> list[_Candidate]:
     # Ordering by the label reuses the computed load instead of counting again.
     load = desc("load") if serves_started_items_first(study) else "load"
+    # Under active selection, the items the judge is least sure of (drawn with the highest
+    # probability) come first.
+    order = (Comparison.human_probability.desc(), load) if study.human_budget is not None else (load,)
     query = (open_items(reviewer, study, now).add_columns(*_candidate_columns(reviewer.id)[1:])
-             .order_by(load, func.random()).limit(CANDIDATE_WINDOW))
+             .order_by(*order, func.random()).limit(CANDIDATE_WINDOW))
     return [_Candidate(row[0], row[2], row[3], bool(row[4])) for row in session.execute(query)]
 
 

@@ -45,6 +45,10 @@ def assign_reviewers(*, session: Session, study: str, reviewers: Sequence[str]) 
     if missing:
         raise ReviewError(f"no reviewer named {', '.join(repr(m) for m in missing)}: "
                           "create accounts with `review reviewers add`")
+    judges = [name for name in reviewers if rows[name].kind != "human"]
+    if judges:
+        raise ReviewError(f"{', '.join(repr(j) for j in judges)} is a model judge, not a person: "
+                          "judges judge with `review judge`")
     present = set(session.scalars(
         select(StudyReviewer.reviewer_id).where(StudyReviewer.study_id == study_row.id)))
     added = []

@@ -32,7 +32,8 @@ class StudyProgress:
 
     @property
     def target(self) -> int:
-        """Judgments the study's regular items need in all: items × overlap."""
+        """Judgments the study's regular items need in all: items × overlap (only the items
+        drawn for people, when a judge's active selection left some to the judge)."""
         return self.items * self.overlap
 
     @property
@@ -48,6 +49,7 @@ def study_progress(*, session: Session) -> list[StudyProgress]:
         select(Comparison.id.label("comparison_id"), Comparison.study_id,
                Comparison.gold_label, func.count(Judgment.id).label("n"))
         .outerjoin(Judgment, Judgment.comparison_id == Comparison.id)
+        .where(Comparison.human_selected.is_(True))
         .group_by(Comparison.id, Comparison.study_id, Comparison.gold_label)
         .subquery()
     )

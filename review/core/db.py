@@ -212,3 +212,21 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_unless_present(session: Session, model: type, values: dict, *,
+                          unique: list[str]) -> None:
+    """Insert one row unless a row with the same ``unique`` columns exists (then nothing).
+
+    ``INSERT ... ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL, so that a rerun after an
+    interruption, or two processes at once, never store a row twice; on another backend a
+    plain insert, which the unique constraint still guards.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(
+        session.get_bind().dialect.name)
+    if insert is None:
+        session.add(model(**values))
+        return
+    session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=unique))

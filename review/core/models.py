@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.sql import true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -34,8 +35,10 @@ from review.core.vocabulary import (
     ASSIGNMENT_STATUSES,
     DEFAULT_OVERLAP,
     GOLD_LABELS,
+    JUDGE_ORDERS,
     MODEL_KINDS,
     NAME_LENGTH,
+    RATER_KINDS,
     ROLES,
     STUDY_STATUSES,
     THROTTLE_KEY_LENGTH,
@@ -198,12 +201,17 @@ class Study(Base):
     guidelines: Mapped[str] = mapped_column(Text, default="")
     thresholds: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(20), default="active")
+    # The llm rater whose verdicts the study's verdict uses (prediction-powered), and the
+    # human judgments the study may spend (None: every item gets ``overlap`` votes).
+    judge_id: Mapped[int | None] = mapped_column(ForeignKey("reviewers.id", ondelete="SET NULL"))
+    human_budget: Mapped[int | None] = mapped_column(Integer)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     candidate: Mapped[Model | None] = relationship(foreign_keys=[candidate_model_id])
     baseline: Mapped[Model | None] = relationship(foreign_keys=[baseline_model_id])
     prompt_set: Mapped[PromptSet | None] = relationship()
+    judge: Mapped["Reviewer | None"] = relationship(foreign_keys=[judge_id])
 
 
 class Comparison(Base):
@@ -227,6 +235,10 @@ class Comparison(Base):
     generation_a_id: Mapped[int] = mapped_column(ForeignKey("generations.id", ondelete="RESTRICT"))
     generation_b_id: Mapped[int] = mapped_column(ForeignKey("generations.id", ondelete="RESTRICT"))
     gold_label: Mapped[str | None] = mapped_column(String(20))
+    # Active selection (a study using a judge under a human budget): the probability with
+    # which this item was drawn for people, and whether it was. None / True otherwise.
+    human_probability: Mapped[float | None] = mapped_column(Float)
+    human_selected: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     study: Mapped[Study] = relationship()
@@ -236,20 +248,29 @@ class Comparison(Base):
 
 
 class Reviewer(Base):
-    """A person who logs in: reviewers vote, analysts read results, admins manage."""
+    """A rater. ``human``: a person who logs in (reviewers vote, analysts read results, admins
+    manage). ``llm``: a model judge, linked to its model and parameters when it ran here; it
+    has no password, never logs in, and its verdicts live in ``judge_verdicts``. A rater's
+    kind never changes."""
 
     __tablename__ = "reviewers"
     __table_args__ = (
         UniqueConstraint("name"),
         CheckConstraint(f"role IN ({_in(ROLES)})", name="role"),
+        CheckConstraint(f"kind IN ({_in(RATER_KINDS)})", name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    kind: Mapped[str] = mapped_column(String(20), default="human", server_default="human")
     role: Mapped[str] = mapped_column(String(20), default="reviewer")
     password_hash: Mapped[str | None] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    judge_model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="RESTRICT"))
+    judge_params: Mapped[dict[str, Any] | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    judge_model: Mapped[Model | None] = relationship()
 
 
 class LoginSession(Base):
@@ -341,6 +362,36 @@ class Judgment(Base):
     strength: Mapped[int | None] = mapped_column(Integer)
     rationale: Mapped[str | None] = mapped_column(Text)
     seconds: Mapped[float | None] = mapped_column(Float)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    comparison: Mapped[Comparison] = relationship()
+    reviewer: Mapped[Reviewer] = relationship()
+
+
+class JudgeVerdict(Base):
+    """One verdict of an llm rater on one item in one order (``ab``: the item's first answer
+    shown as A). ``choice`` is stated against the item's answers (``a``, ``b``, ``tie``,
+    ``both_bad``); None when the judge's output could not be parsed (``raw_output`` keeps it).
+    Unique per (item, judge, order), so rerunning a judge never stores anything twice."""
+
+    __tablename__ = "judge_verdicts"
+    __table_args__ = (
+        UniqueConstraint("comparison_id", "reviewer_id", "judge_order"),
+        CheckConstraint(f"judge_order IN ({_in(JUDGE_ORDERS)})", name="judge_order"),
+        CheckConstraint(f"choice IS NULL OR choice IN ({_in(GOLD_LABELS)})", name="choice"),
+        CheckConstraint("confidence IS NULL OR (confidence >= 0 AND confidence <= 1)",
+                        name="confidence_range"),
+        Index("ix_judge_verdicts_reviewer_id", "reviewer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id", ondelete="CASCADE"))
+    judge_order: Mapped[str] = mapped_column(String(2))
+    choice: Mapped[str | None] = mapped_column(String(20))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    raw_output: Mapped[str | None] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -11,6 +11,11 @@ THROTTLE_KEY_LENGTH = 300
 
 MODEL_KINDS = ("base", "finetune", "adapter", "endpoint")
 ROLES = ("reviewer", "analyst", "admin")
+# Human raters log in and vote; llm raters are model judges whose verdicts never count in a
+# human figure.
+RATER_KINDS = ("human", "llm")
+# The order a judge saw a pair in: the item's first answer as A (``ab``) or as B (``ba``).
+JUDGE_ORDERS = ("ab", "ba")
 # Gold answers are stated against the comparison's own generations, never left/right.
 GOLD_LABELS = ("a", "b", "tie", "both_bad")
 ASSIGNMENT_STATUSES = ("leased", "done", "skipped", "expired")

@@ -17,11 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from review.core.lookup import get_model, get_prompt_set
-from review.core.db import session_scope
+from review.core.db import insert_unless_present, session_scope
 from review.core.errors import ReviewError
 from review.generation import GenerationParams, GenerationRequest, GenerationResult, ModelSpec
 from review.core.models import Generation, Model, Prompt, PromptSet
@@ -79,14 +78,7 @@ def store_answer(*, session: Session, model: Model, prompt_id: int, params: Gene
         chat_template=result.chat_template, model_hash=model.content_hash,
         library_versions=result.library_versions, meta=meta,
     )
-    dialect = session.get_bind().dialect.name
-    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
-    if insert is None:  # another backend: plain insert, the unique constraint still guards
-        session.add(Generation(**values))
-        return
-    statement = insert(Generation).values(**values).on_conflict_do_nothing(
-        index_elements=["model_id", "prompt_id", "params_hash"])
-    session.execute(statement)
+    insert_unless_present(session, Generation, values, unique=["model_id", "prompt_id", "params_hash"])
 
 
 def generate_answers(*, engine: Engine, model_name: str, set_name: str, params: GenerationParams,
@@ -109,7 +101,7 @@ def generate_answers(*, engine: Engine, model_name: str, set_name: str, params: 
     started = time.perf_counter()
     tokens = 0
     if requests:
-        bar = _progress_bar(len(requests), f"{model_name} on {set_name}", show_progress)
+        bar = progress_bar(len(requests), f"{model_name} on {set_name}", show_progress)
         try:
             for result in generate(spec, requests, params, batch_size=batch_size):
                 with session_scope(engine) as session:
@@ -130,10 +122,10 @@ def generate_answers(*, engine: Engine, model_name: str, set_name: str, params: 
                            tokens=tokens, seconds=time.perf_counter() - started)
 
 
-def _progress_bar(total: int, label: str, enabled: bool):  # noqa: ANN202 - tqdm or None
+def progress_bar(total: int, label: str, enabled: bool, unit: str = "prompt"):  # noqa: ANN202 - tqdm or None
     if not enabled:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=label, unit="prompt", dynamic_ncols=True,
-                bar_format="{desc}: {n_fmt}/{total_fmt} prompts |{bar}| {elapsed}<{remaining} {postfix}")
+    return tqdm(total=total, desc=label, unit=unit, dynamic_ncols=True,
+                bar_format="{desc}: {n_fmt}/{total_fmt} " + unit + "s |{bar}| {elapsed}<{remaining} {postfix}")

@@ -136,3 +136,63 @@ def watch(directory: Path, baseline: str, set_name: str, base: str | None, run_n
         for name in watcher.poll():
             click.echo(f"handled {name}", err=True)
         time.sleep(interval)
+
+
+@app.command()
+@click.option("--study", "study_name", required=True, help="The study whose items are judged.")
+@click.option("--judge", "judge_name", required=True, help="A registered model (any backend) to judge with.")
+@click.option("--name", "rater_name", help="The judge's rater name (default: judge:<model>).")
+@click.option("--template", "template_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A judge prompt with {question}, {answer_a}, {answer_b} (and {reference}).")
+@click.option("--use-judge", is_flag=True, help="Let the study's verdict use this judge afterwards.")
+@click.option("--human-budget", type=int,
+              help="With --use-judge: human judgments to spend, on the items the judge is least sure of.")
+@click.option("--selection-seed", type=int, default=0, show_default=True, help="Seed of the draw of items.")
+@_generation_options
+@json_option
+def judge(study_name: str, judge_name: str, rater_name: str | None, template_path: Path | None,
+          use_judge: bool, human_budget: int | None, selection_seed: int, batch_size: int,
+          max_new_tokens: int, temperature: float, top_p: float, seed: int, no_chat_template: bool,
+          as_json: bool) -> None:
+    """A model judges every item of a study, in both orders, MT-Bench style ([[A]]/[[B]]/[[C]]).
+
+    Its verdicts are stored under an llm rater and never count as human votes. Outputs without
+    a verdict are stored as failed, with their text. Rerunning judges only what is missing.
+
+    Example: review judge --study sft-vs-base --judge qwen-7b --use-judge --human-budget 150
+    """
+    from review.generation.judging import judge_study
+
+    if human_budget is not None and not use_judge:
+        raise click.UsageError("--human-budget needs --use-judge")
+    params = _params(max_new_tokens, temperature, top_p, seed, no_chat_template)
+    summary = judge_study(engine=current().engine(), study_name=study_name, judge_name=judge_name,
+                          params=params, template_path=template_path, rater_name=rater_name,
+                          batch_size=batch_size, show_progress=not as_json)
+    data = dict(summary.__dict__)
+    text = (f"{summary.judge}: {summary.judged} verdicts ({summary.failed} without a verdict), "
+            f"{summary.already_present} already present")
+    if use_judge:
+        selection = apply_use_judge(study_name, summary.judge, human_budget, selection_seed)
+        data["selection"] = selection.__dict__
+        text += "\n" + selection_text(selection)
+    emit(data, as_json, text)
+
+
+def apply_use_judge(study_name: str, judge_name: str | None, human_budget: int | None, seed: int):  # noqa: ANN202
+    from review.campaign.selection import use_judge
+
+    with current().session() as session:
+        return use_judge(session=session, study_name=study_name, judge_name=judge_name,
+                         human_budget=human_budget, seed=seed)
+
+
+def selection_text(selection) -> str:  # noqa: ANN001
+    if selection.judge is None:
+        return f"study {selection.study!r}: the verdict uses people only; every item is for people"
+    if selection.human_budget is None:
+        return (f"study {selection.study!r}: the verdict uses {selection.judge} "
+                f"(prediction-powered); every item is for people")
+    return (f"study {selection.study!r}: the verdict uses {selection.judge}; {selection.drawn} of "
+            f"{selection.items} items drawn for people ({selection.expected:.1f} expected for a "
+            f"budget of {selection.human_budget} judgments), the judge's least sure first")

@@ -32,22 +32,39 @@ def studies_list(as_json: bool) -> None:
 
 @app.command("import-judgments")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--study", "study_name", required=True, help="A new study to hold the judgments.")
+@click.option("--study", "study_name", required=True,
+              help="A new study to hold the judgments (human), or the study judged (llm).")
 @click.option("--candidate", help="The model the verdict is about (optional).")
 @click.option("--baseline", help="The model it is compared with (optional).")
+@click.option("--rater-kind", type=click.Choice(["human", "llm"]), default="human", show_default=True,
+              help="llm: a model judge's verdicts, added to an existing study.")
 @json_option
 def import_judgments(file: Path, study_name: str, candidate: str | None, baseline: str | None,
-                     as_json: bool) -> None:
+                     rater_kind: str, as_json: bool) -> None:
     """Import judgments in the MT-Bench human-judgment schema, all or nothing.
 
     One JSON object per line: question_id, model_a, model_b, winner (model_a | model_b |
     tie | tie (bothbad)), judge, optional turn, conversation_a, conversation_b. model_a is
     the answer shown first (left).
 
+    With --rater-kind llm the lines are a model judge's verdicts on an existing study's items
+    (matched by question_id, turn and the two models; one line per item and order).
+
     Example: review import-judgments mt_bench_human.jsonl --study mt-bench --candidate gpt-4 --baseline vicuna-13b-v1.2
     """
     from review.interchange.mtbench import import_mtbench, parse_mtbench_file
 
+    if rater_kind == "llm":
+        from review.interchange.judge_import import import_judge_verdicts
+
+        if candidate or baseline:
+            raise click.UsageError("--candidate/--baseline belong to the study; not with --rater-kind llm")
+        rows = parse_mtbench_file(file, both_orders=True)
+        with current().session() as session:
+            result = import_judge_verdicts(session=session, study_name=study_name, rows=rows, source=file)
+        emit(result.__dict__, as_json, f"study {result.study!r}: {result.verdicts} verdicts of "
+             f"{', '.join(result.judges)} on {result.items} items")
+        return
     rows = parse_mtbench_file(file)
     with current().session() as session:
         summary = import_mtbench(session=session, study_name=study_name, rows=rows,
@@ -74,3 +91,24 @@ def studies_assign(study_name: str, reviewers: tuple[str, ...], as_json: bool) -
             "already_assigned": [r for r in dict.fromkeys(reviewers) if r not in added]}
     emit(data, as_json, f"study {study_name!r}: added {', '.join(added) or 'nobody'}"
           + (f"; already on it: {', '.join(data['already_assigned'])}" if data["already_assigned"] else ""))
+
+
+@studies_app.command("use-judge")
+@click.argument("study_name", metavar="STUDY")
+@click.option("--judge", "judge_name", help="An llm rater that judged the study's items.")
+@click.option("--off", is_flag=True, help="Stop using a judge: people only, every item.")
+@click.option("--human-budget", type=int, help="Human judgments to spend (set before people start).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draw of items.")
+@json_option
+def studies_use_judge(study_name: str, judge_name: str | None, off: bool, human_budget: int | None,
+                      seed: int, as_json: bool) -> None:
+    """Let a study's verdict use a model judge (prediction-powered), optionally under a budget.
+
+    Example: review studies use-judge sft-vs-base --judge judge:qwen-7b --human-budget 150
+    """
+    from review.cli.generation import selection_text, apply_use_judge
+
+    if off == bool(judge_name):
+        raise click.UsageError("give --judge NAME, or --off")
+    selection = apply_use_judge(study_name, None if off else judge_name, human_budget, seed)
+    emit(selection.__dict__, as_json, selection_text(selection))

@@ -140,18 +140,22 @@ def prompt_external_id(question_id: str, turn: int) -> str:
     return question_id if turn == 1 else f"{question_id}/turn-{turn}"
 
 
-def parse_mtbench_file(path: Path) -> list[MTBenchRow]:
-    """Read and validate the whole file; raise :class:`ReviewError` naming the first bad line."""
+def parse_mtbench_file(path: Path, *, both_orders: bool = False) -> list[MTBenchRow]:
+    """Read and validate the whole file; raise :class:`ReviewError` naming the first bad line.
+
+    A judge judges a pair of answers once; with ``both_orders`` (model judges) once per order
+    in which the answers were shown."""
     path = Path(path)
     text = read_utf8(path)
     rows: list[MTBenchRow] = []
     seen: dict[tuple, int] = {}
     for number, data in jsonl_rows(path, text):
         row = _parse_row(path, number, data)
-        key = (row.question_id, row.turn, *sorted((row.model_a, row.model_b)), row.judge)
+        pair = (row.model_a, row.model_b) if both_orders else sorted((row.model_a, row.model_b))
+        key = (row.question_id, row.turn, *pair, row.judge)
         if key in seen:
             raise line_error(path, number, f"judge {row.judge!r} already judged this pair of answers "
-                                      f"on line {seen[key]}")
+                                      f"{'in this order ' if both_orders else ''}on line {seen[key]}")
         seen[key] = number
         rows.append(row)
     if not rows:
@@ -231,6 +235,10 @@ def import_mtbench(*, session: Session, study_name: str, rows: list[MTBenchRow],
 
     judges = {r.name: r for r in session.scalars(
         select(Reviewer).where(Reviewer.name.in_({row.judge for row in rows})))}
+    models_judges = sorted(name for name, rater in judges.items() if rater.kind != "human")
+    if models_judges:
+        raise ReviewError(f"{', '.join(map(repr, models_judges))} is a model judge: a rater's kind "
+                          "never changes; import its verdicts with --rater-kind llm")
     prompts: dict[tuple[str, int], Prompt] = {}
     generations: dict[tuple[str, tuple[str, int]], Generation] = {}
     items: dict[tuple, Comparison] = {}

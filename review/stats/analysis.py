@@ -54,7 +54,8 @@ from review.stats.outcomes import (
 )
 from review.stats.ratings import bradley_terry
 from review.stats.reviewers import reviewer_summary
-from review.stats.verdict import study_verdict
+from review.stats.judged import judge_section
+from review.stats.verdict import overlap_of, study_verdict, unreliable_reviewers
 from review.stats.winrate import outcome_counts, wilson_interval, win_rate_by_category
 
 STREAM_ALPHA = 4
@@ -73,6 +74,10 @@ def analyze(
     study: str = "",
     overlap: int | None = None,
     planned_items: int | None = None,
+    judge_verdicts: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
+    judge: str | None = None,
+    use_judge: bool = False,
 ) -> dict[str, Any]:
     """Analyse a study's judgments: win rates, agreement, biases, ratings and the verdict.
 
@@ -87,6 +92,9 @@ def analyze(
         overlap: votes per item the study asks for (the anytime sequence uses prompts once they
             have this many); default: the most any item has.
         planned_items: items of the study, for the judgments a settled verdict saves.
+        judge_verdicts, items, judge, use_judge: model judges' verdicts, the study's regular
+            items with their active-selection columns, the study's own judge and whether its
+            verdict uses it (:func:`review.stats.judged.judge_section`).
 
     Returns:
         A JSON-serialisable dict (plain ints, floats, strings, None; never NaN) with the keys of
@@ -130,6 +138,13 @@ def analyze(
             n_bootstrap=n_bootstrap, seed=seed, reviewer_rows=reviewers)
         figures = _candidate_figures(candidate_frame, win_rate, n_bootstrap=n_bootstrap,
                                      seed=seed, confidence=confidence)
+    section = {"judges": [], "win_rate_ppi": None, "decision": None}
+    if judge_verdicts is not None and items is not None:
+        section = judge_section(
+            normal, judge_verdicts, items, candidate=candidate, baseline=baseline, judge=judge,
+            use_judge=use_judge, overlap=overlap or overlap_of(normal), thresholds=thresholds,
+            candidate_frame=candidate_frame, excluded=unreliable_reviewers(encoded, thresholds))
+        decision = section["decision"] or decision
     ratings = bradley_terry(
         normal, anchor=baseline, n_bootstrap=n_bootstrap, seed=seed, confidence=confidence
     )
@@ -149,6 +164,8 @@ def analyze(
         "by_category": figures["by_category"],
         "ratings": [rating.to_dict() for rating in ratings],
         "decision": decision.to_dict(),
+        "judges": section["judges"],
+        "win_rate_ppi": section["win_rate_ppi"],
         "judgments_saved": decision.judgments_saved,
         "n_gold_judgments": int(len(encoded) - len(normal)),
         "win_rate_wilson": figures["win_rate_wilson"],

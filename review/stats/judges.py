@@ -17,6 +17,7 @@ tie (both_bad counts as a tie).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -118,8 +119,10 @@ def judge_agreement(items: pd.DataFrame, humans: pd.DataFrame) -> list[dict[str,
                     "without_ties": float(same[decisive].mean()) if decisive.any() else None}
             against = judge_codes.merge(majority, on="item")
             if len(against) >= 2:
-                kappa = cohen_kappa_score(against["judge"], against["majority"],
-                                          labels=[A_WINS, B_WINS, TIE])
+                with warnings.catch_warnings():  # undefined (one label in common): None below
+                    warnings.simplefilter("ignore")
+                    kappa = cohen_kappa_score(against["judge"], against["majority"],
+                                              labels=[A_WINS, B_WINS, TIE])
                 entry["cohen_kappa_vs_human_majority"] = None if np.isnan(kappa) else float(kappa)
         result.append(entry)
     return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from review.generation import GenerationParams, GenerationRequest
@@ -19,8 +20,10 @@ from review.generation.transformers_backend import LoadedModel, generate_loaded
 class CompletionServer:
     """Serve ``loaded`` as model ``model_id`` on 127.0.0.1 (a free port) in a background thread."""
 
-    def __init__(self, loaded: LoadedModel, model_id: str = "tiny-llama", delay: float = 0.0) -> None:
+    def __init__(self, loaded: LoadedModel | None, model_id: str = "tiny-llama", delay: float = 0.0,
+                 responder: Callable[[list[dict]], str] | None = None) -> None:
         self.loaded = loaded
+        self.responder = responder  # scripted chat answers instead of the model's
         self.model_id = model_id
         self.delay = delay
         self.failures: list[tuple[int, str | None]] = []  # (status, Retry-After) for next requests
@@ -79,12 +82,11 @@ class CompletionServer:
             if not isinstance(prompt, str):
                 return 400, {"error": {"message": "prompt must be a string"}}
             request = None
-        with self._model_lock:
-            if request is not None:
-                (result,) = generate_loaded(self.loaded, [request], params)
-                text, tokens = result.text, result.token_count
-            else:
-                text, tokens = self._complete_text(prompt, params.max_new_tokens)
+        if request is not None and self.responder is not None:
+            text = self.responder(messages)
+            tokens = len(text.split())
+        else:
+            text, tokens = self._generate(request, prompt, params)
         choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
                   if chat else {"index": 0, "text": text, "finish_reason": "stop"})
         return 200, {
@@ -93,6 +95,14 @@ class CompletionServer:
             "system_fingerprint": "tiny-fp", "choices": [choice],
             "usage": {"prompt_tokens": 0, "completion_tokens": tokens, "total_tokens": tokens},
         }
+
+    def _generate(self, request: GenerationRequest | None, prompt: str | None,
+                  params: GenerationParams) -> tuple[str, int]:
+        with self._model_lock:
+            if request is not None:
+                (result,) = generate_loaded(self.loaded, [request], params)
+                return result.text, result.token_count
+            return self._complete_text(prompt, params.max_new_tokens)
 
     def _complete_text(self, prompt: str, max_new_tokens: int) -> tuple[str, int]:
         import torch

@@ -1,0 +1,94 @@
+"""Model judges' verdicts in the MT-Bench schema, added to an existing study
+(``review import-judgments FILE --study NAME --rater-kind llm``).
+
+Each line is matched to an item of the study by ``question_id`` and ``turn`` (the prompt's id,
+as :func:`~review.interchange.mtbench.prompt_external_id` names it) and its two models; the
+model in ``model_a`` was shown first, as Assistant A, which gives the order (``ab`` when it is
+the item's first answer). A judge may have one line per item and order. The ``judge`` names an
+llm rater, created on first use; a person's name is refused (a rater's kind never changes).
+All or nothing: a line that matches no item, or a verdict already stored, stops the import
+with its line number and nothing is stored.
+
+Example::
+
+    rows = parse_mtbench_file(Path("gpt4_pair.jsonl"), both_orders=True)
+    import_judge_verdicts(session=session, study_name="sft-vs-base", rows=rows, source=path)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from review.core.errors import ReviewError
+from review.core.lookup import get_study
+from review.core.models import Comparison, Generation, JudgeVerdict, Model, Prompt, Reviewer
+from review.core.textfiles import line_error
+from review.interchange.mtbench import MTBenchRow, prompt_external_id
+
+# A row's choice (``left`` = model_a, shown first) as the item's answer, per order.
+_ANSWERS = {"ab": {"left": "a", "right": "b"}, "ba": {"left": "b", "right": "a"}}
+
+
+@dataclass(frozen=True)
+class JudgeImportSummary:
+    study: str
+    verdicts: int
+    items: int
+    judges: list[str]
+
+
+def import_judge_verdicts(*, session: Session, study_name: str, rows: list[MTBenchRow],
+                          source: Path) -> JudgeImportSummary:
+    """Add the verdicts of model judges to ``study_name``; the caller owns the transaction."""
+    study = get_study(session=session, name=study_name)
+    gen_a, gen_b = aliased(Generation), aliased(Generation)
+    model_a, model_b = aliased(Model), aliased(Model)
+    items = {}
+    for comparison_id, external_id, first, second in session.execute(
+            select(Comparison.id, Prompt.external_id, model_a.name, model_b.name)
+            .join(Prompt, Prompt.id == Comparison.prompt_id)
+            .join(gen_a, gen_a.id == Comparison.generation_a_id)
+            .join(gen_b, gen_b.id == Comparison.generation_b_id)
+            .join(model_a, model_a.id == gen_a.model_id)
+            .join(model_b, model_b.id == gen_b.model_id)
+            .where(Comparison.study_id == study.id, Comparison.gold_label.is_(None))):
+        items[(external_id, *sorted((first, second)))] = (comparison_id, first)
+    raters = {r.name: r for r in session.scalars(
+        select(Reviewer).where(Reviewer.name.in_({row.judge for row in rows})))}
+    people = sorted(name for name, rater in raters.items() if rater.kind != "llm")
+    if people:
+        raise ReviewError(f"{', '.join(map(repr, people))} is a person's account: a rater's kind "
+                          "never changes; give the judge another name")
+    for name in {row.judge for row in rows} - set(raters):
+        raters[name] = Reviewer(name=name, kind="llm", role="reviewer", password_hash=None,
+                                active=False, judge_params={"source": "import-judgments"})
+        session.add(raters[name])
+    session.flush()
+    existing = set(session.execute(
+        select(JudgeVerdict.comparison_id, JudgeVerdict.reviewer_id, JudgeVerdict.judge_order)
+        .where(JudgeVerdict.reviewer_id.in_([r.id for r in raters.values()]))).all())
+    touched = set()
+    for row in rows:
+        key = (prompt_external_id(row.question_id, row.turn), *sorted((row.model_a, row.model_b)))
+        if key not in items:
+            raise line_error(source, row.line, f"question {row.question_id} turn {row.turn} with "
+                             f"{row.model_a} and {row.model_b} matches no item of study {study.name!r}")
+        comparison_id, first = items[key]
+        order = "ab" if row.model_a == first else "ba"
+        rater = raters[row.judge]
+        if (comparison_id, rater.id, order) in existing:
+            raise line_error(source, row.line, f"judge {row.judge!r} already has a verdict on this "
+                             "item in this order")
+        existing.add((comparison_id, rater.id, order))
+        touched.add(comparison_id)
+        session.add(JudgeVerdict(
+            comparison_id=comparison_id, reviewer_id=rater.id, judge_order=order,
+            choice=_ANSWERS[order].get(row.choice, row.choice), confidence=None, raw_output=None,
+            meta={**row.meta, "source_line": row.line}))
+    session.flush()
+    return JudgeImportSummary(study=study.name, verdicts=len(rows), items=len(touched),
+                              judges=sorted({row.judge for row in rows}))

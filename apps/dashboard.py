@@ -34,6 +34,7 @@ from apps.dashboard_views import (
     REVIEWER_COLUMNS,
     agreement_facts,
     bias_facts,
+    judge_facts_html,
     progress_table,
     reviewer_rows,
     study_header,
@@ -128,6 +129,8 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
         with gr.Row(equal_height=False):
             plots["position_bias"] = gr.Plot(show_label=False, elem_id="plot-position", min_width=380)
             plots["length_bias"] = gr.Plot(show_label=False, elem_id="plot-length", min_width=380)
+        gr.Markdown("#### Model judge")
+        judge = gr.HTML("", js_on_load=None, elem_id="dashboard-judge")
         gr.Markdown("#### Reviewers")
         gr.Markdown("Agreement with the majority compares each vote with the most common vote of "
                     "the other reviewers of the item; gold accuracy is over the attention checks.",
@@ -166,7 +169,7 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
                 figures[key].update_layout(height=MIN_PLOT_HEIGHT)
         return (gr.Column(visible=True), study_header(data), summary_cards(data),
                 *(gr.Plot(value=figures.get(key), visible=key in figures) for key in PLOTS),
-                agreement_facts(data), bias_facts(data),
+                agreement_facts(data), bias_facts(data), judge_facts_html(data),
                 gr.Dataframe(value=reviewer_rows(data) or None, headers=REVIEWER_COLUMNS))
 
     @user_errors
@@ -201,7 +204,8 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
     refresh.click(refresh_all, None, [table, study], api_name="dashboard_refresh", **events)
     timer.tick(show_progress, None, table, api_name="dashboard_progress", show_progress="hidden",
                **events)
-    study_outputs = [results, header, cards, *(plots[key] for key in PLOTS), agreement, bias, reviewers]
+    study_outputs = [results, header, cards, *(plots[key] for key in PLOTS), agreement, bias, judge,
+                     reviewers]
     gr.on([show.click, study.input], show_study, [study, rounds], study_outputs,
           api_name="dashboard_study", **heavy)
     report_button.click(build_report, [study, rounds], report_file, api_name="dashboard_report",

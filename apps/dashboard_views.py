@@ -10,7 +10,15 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from review.reporting.formatters import CHECK_MARKS, check_line, interval_name, num, p_value, pct
+from review.reporting.formatters import (
+    CHECK_MARKS,
+    check_line,
+    interval_name,
+    judge_facts,
+    num,
+    p_value,
+    pct,
+)
 
 PROGRESS_COLUMNS = ("Study", "Status", "Overlap", "Items", "Gold items", "Judgments",
                     "Needed (items × overlap)", "Still to collect", "Done", "Reviewers")
@@ -165,6 +173,15 @@ def bias_facts(data: dict[str, Any]) -> str:
                      f"{pct(controlled['estimate'])} <span class=\"dash-muted\">"
                      f"[{pct(controlled['ci_low'])}, {pct(controlled['ci_high'])}]</span>"))
     return _facts(rows)
+
+
+def judge_facts_html(data: dict[str, Any]) -> str:
+    """The model judges' agreement with people and the prediction-powered win rate."""
+    rows = judge_facts(data["analysis"])
+    if not rows:
+        return ('<p class="dash-muted">No model judge has judged this study '
+                "(<code>review judge --study NAME --judge MODEL</code>).</p>")
+    return _facts([(_e(label), _e(value)) for label, value in rows])
 
 
 def reviewer_rows(data: dict[str, Any]) -> list[list[Any]]:

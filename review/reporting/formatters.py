@@ -75,6 +75,39 @@ def _padded_pct(value: float | None) -> str:
     return pct(value).rjust(6)
 
 
+def judge_facts(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the model judges add, as (label, text) rows: agreement with people (overall and
+    per category), position consistency, and the prediction-powered win rate beside the
+    human-only one with the human judgments it saves. Empty when the study has no judge."""
+    rows = []
+    for judge in result.get("judges") or []:
+        agreement = judge["percent_agreement_with_humans"]
+        rows.append((f"Judge {judge['judge']}",
+                     f"{judge['n']} items judged, {judge['failed']} outputs without a verdict; "
+                     f"agrees with people in {pct(agreement['with_ties'])} of vote pairs "
+                     f"({pct(agreement['without_ties'])} without ties); Cohen's kappa against the "
+                     f"human majority {num(judge['cohen_kappa_vs_human_majority'], 2)}; both orders "
+                     f"agree on {pct(judge['position_consistency'])} of items"))
+        categories = [f"{row['category'] or 'none'} {pct(row['percent_agreement_with_ties'], 0)} "
+                      f"(n {row['n']})" for row in judge.get("by_category") or []]
+        if len(categories) > 1:
+            rows.append(("  by category", ", ".join(categories)))
+    ppi = result.get("win_rate_ppi")
+    if ppi:
+        human = ppi["human_only"]
+        final = "final" if ppi.get("final") else "for information (no fixed look yet)"
+        rows.append(("Win rate with the judge",
+                     f"{pct(ppi['estimate'])} [{pct(ppi['ci_low'])}, {pct(ppi['ci_high'])}] "
+                     f"({ppi['method']}, lambda {num(ppi['lambda'], 2)}, {ppi['n_human']} human "
+                     f"judgments, {ppi['n_judge']} prompts judged by {ppi['judge']}; {final})"))
+        rows.append(("People only, same prompts",
+                     f"{pct(human['estimate'])} [{pct(human['ci_low'])}, {pct(human['ci_high'])}]"))
+        rows.append(("Human judgments saved",
+                     f"{ppi['human_judgments_saved']} at this interval width (the people-only "
+                     "interval would need that many more)"))
+    return rows
+
+
 def format_analysis(result: dict[str, Any]) -> str:
     """A human-readable summary of an analysis document."""
     lines = []
@@ -124,6 +157,10 @@ def format_analysis(result: dict[str, Any]) -> str:
     bias = result.get("position_bias") or {}
     lines.append(f"Position   left chosen in {_padded_pct(bias.get('left_rate'))} of decisive votes "
                  f"(p = {num(bias.get('p_value'), 4)})")
+    judged = judge_facts(result)
+    if judged:
+        lines.append("")
+        lines.extend(f"{label}: {value}" for label, value in judged)
     categories = result.get("by_category") or []
     if categories:
         lines.append("")

@@ -46,6 +46,7 @@ from review.reporting.figures import report_figures
 from review.reporting.formatters import (
     check_line,
     interval_name,
+    judge_facts,
     num,
     odds_per_100_chars,
     p_value,
@@ -233,7 +234,7 @@ def _environment():  # noqa: ANN202 - jinja2.Environment
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.filters.update(pct=pct, num=num, p_value=p_value,
                                odds_per_100_chars=odds_per_100_chars, check_line=check_line,
-                               interval_name=interval_name)
+                               interval_name=interval_name, judge_facts=judge_facts)
     return environment
 
 

@@ -242,7 +242,8 @@ def length_bins(encoded: pd.DataFrame, *, confidence: float = 0.95,
         return []
     gap = np.abs(difference[usable])
     longer_won = (difference[usable] > 0) == (left_won[usable] == 1.0)
-    codes = (pd.qcut(gap, q=bins, labels=False, duplicates="drop") if bins > 1
+    # One group when the gaps do not split (qcut gives no group to equal values).
+    codes = (pd.qcut(gap, q=bins, labels=False, duplicates="drop") if bins > 1 and len(np.unique(gap)) > 1
              else np.zeros(len(gap), dtype=int))
     rows = []
     for code in np.unique(codes):

@@ -109,6 +109,7 @@ def judge_agreement(items: pd.DataFrame, humans: pd.DataFrame) -> list[dict[str,
         }
         if human is not None and len(voted):
             judge_codes = pd.DataFrame({"item": voted["item"].astype(str).to_numpy(),
+                                        "category": voted["category"].astype(object).to_numpy(),
                                         "judge": voted["code"].astype(int).to_numpy()})
             pairs = judge_codes.merge(human_codes, on="item")
             if len(pairs):
@@ -117,6 +118,10 @@ def judge_agreement(items: pd.DataFrame, humans: pd.DataFrame) -> list[dict[str,
                 entry["percent_agreement_with_humans"] = {
                     "with_ties": float(same.mean()),
                     "without_ties": float(same[decisive].mean()) if decisive.any() else None}
+                entry["by_category"] = [
+                    {"category": None if category == "" else str(category), "n": int(len(group)),
+                     "percent_agreement_with_ties": float(same[group.index].mean())}
+                    for category, group in pairs.groupby(pairs["category"].fillna(""), sort=True)]
             against = judge_codes.merge(majority, on="item")
             if len(against) >= 2:
                 with warnings.catch_warnings():  # undefined (one label in common): None below

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 
 from review.campaign.leases import next_assignment
 from review.core.db import session_scope
-from review.core.models import Comparison, JudgeVerdict, Judgment, Model, Reviewer, StudyReviewer
+from review.core.models import Comparison, JudgeVerdict, Judgment, Reviewer, StudyReviewer
 from tests.factories import make_model, make_reviewer, make_study_with_items
 from tests.generation.openai_server import CompletionServer
 
@@ -246,3 +246,24 @@ def test_active_selection_serves_only_drawn_items(cli, engine, judged_study):
     assert ppi["n_human"] == 2 * len(drawn) and ppi["n_judge"] == 12
     assert doc["decision"]["method"] == "fixed"
     assert any("decided with the model judge" in r for r in doc["decision"]["reasons"])
+
+
+def test_judge_figures_reach_the_text_and_the_html_report(cli, engine, judged_study, tmp_path):
+    with session_scope(engine, write=True) as session:
+        from review.core.lookup import get_study
+
+        study = get_study(session=session, name=judged_study)
+        items = session.scalars(select(Comparison).where(Comparison.study_id == study.id)
+                                .order_by(Comparison.id)).all()
+        add_votes(session, study, items[:6], {"ana": ["ft"] * 5 + ["base"], "bo": ["ft"] * 6})
+    assert cli("judge", "--study", judged_study, "--judge", "judge-model")[0] == 0
+    code, out, _ = cli("analyze", "--study", judged_study, "--bootstrap", "100")
+    assert code == 0
+    assert "Judge judge:judge-model: 12 items judged, 1 outputs without a verdict" in out
+    assert "agrees with people in 91.7% of vote pairs" in out
+    assert "Win rate with the judge:" in out and "People only, same prompts:" in out
+    report = tmp_path / "r.html"
+    code, _, err = cli("report", "--study", judged_study, "-o", report, "--bootstrap", "100")
+    assert code == 0, err
+    page = report.read_text()
+    assert 'id="judge"' in page and "Human judgments saved" in page

@@ -133,8 +133,11 @@ def _estimate(prompts: pd.DataFrame, confidence: float) -> tuple[PPIEstimate | N
     if len(labeled) < 2:
         return None, False
     unlabeled = scored.loc[~scored["complete"]]
+    # Final once every prompt has its votes: the estimate is then the people-only mean
+    # (lambda 0), as a study using its judge without a budget decides.
+    final = bool(prompts["complete"].all())
     return ppi_mean(labeled["y"].to_numpy(dtype=float), labeled["score"].to_numpy(dtype=float),
-                    unlabeled["score"].to_numpy(dtype=float), confidence=confidence), False
+                    unlabeled["score"].to_numpy(dtype=float), confidence=confidence), final
 
 
 def _by_category(items: pd.DataFrame, prompts: pd.DataFrame, confidence: float) -> list[dict]:

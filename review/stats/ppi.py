@@ -66,6 +66,12 @@ class PPIEstimate:
         return max(0.0, (self.human_se / self.se) ** 2 - 1.0)
 
 
+# The squared error a judge's score has against people's votes where the judge is sure: the
+# variance of a vote within a prompt (half of a vote's 0.25 when half of it is between
+# prompts, as in the product's simulations), rounded down.
+VOTE_NOISE = 0.2
+
+
 def _z(confidence: float) -> float:
     return float(sps.norm.ppf(1 - (1 - confidence) / 2))
 
@@ -109,20 +115,25 @@ def ppi_mean(y: np.ndarray, f_labeled: np.ndarray, f_unlabeled: np.ndarray, *,
                        float(y.mean()), math.sqrt(float(np.var(y)) / n))
 
 
-def selection_probabilities(scores: np.ndarray, expected: float, *, floor: float = 0.25) -> np.ndarray:
+def selection_probabilities(scores: np.ndarray, expected: float, *,
+                            vote_noise: float = VOTE_NOISE) -> np.ndarray:
     """Drawing probabilities for active selection: ``expected`` prompts in all (their sum),
-    proportional to ``floor + u`` where ``u = 2 sqrt(f (1 - f))`` is the judge's uncertainty
-    (1 when its score is 1/2 or it failed, 0 when both orders agree on a winner), capped at 1.
+    proportional to ``sqrt(vote_noise + f (1 - f))``, capped at 1.
 
-    The floor keeps every prompt drawable (the estimate needs ``pi > 0``) and bounds the weights.
+    The best probabilities are proportional to the root of the expected squared error of the
+    judge's score against the people's (Zrnic & Candes 2024). People disagree with each other
+    even where the judge is sure, so that error is never 0: ``vote_noise`` stands for it, and
+    ``f (1 - f)`` for the judge's own doubt (largest when its two orders disagree, its score
+    is 1/2, or it failed). The resulting weights vary by at most a factor of 1.5, so a useless
+    judge costs little (see docs/statistics.md) and every prompt stays drawable.
 
     Example:
         >>> p = selection_probabilities(np.array([0.0, 0.5, 1.0, 0.75]), expected=2)
         >>> [round(float(v), 3) for v in p], round(float(p.sum()), 6)
-        ([0.174, 0.872, 0.174, 0.779], 2.0)
+        ([0.409, 0.613, 0.409, 0.569], 2.0)
     """
     f = np.where(np.isnan(scores), 0.5, np.asarray(scores, dtype=float))
-    weight = floor + 2.0 * np.sqrt(np.clip(f * (1 - f), 0.0, 0.25))
+    weight = np.sqrt(vote_noise + np.clip(f * (1 - f), 0.0, 0.25))
     total = len(f)
     if expected >= total:
         return np.ones(total)
@@ -158,13 +169,18 @@ def active_ppi_mean(scores: np.ndarray, y: np.ndarray, drawn: np.ndarray, probab
     if n_drawn < 2:
         raise ValueError("PPI needs at least two prompts judged by people")
     weight = np.where(drawn, 1.0 / pi, 0.0)
-    part_y, part_f = weight * y, f * (1.0 - weight)
-    var_f = float(np.var(part_f, ddof=1))
-    lam = 0.0 if var_f <= 0 else float(np.clip(
-        -np.cov(part_y, part_f, ddof=1)[0, 1] / var_f, 0.0, 1.0))
-    z_values = part_y + lam * part_f
+    # z = g + drawn (y - g) / pi with the control g = a + lambda * f: unbiased for any fixed
+    # (a, lambda) because E[1 - drawn / pi] = 0; (a, lambda) minimise the variance of z, a
+    # least-squares fit (an intercept keeps a useless judge from costing the Horvitz-Thompson
+    # penalty: g = a constant is the Hajek-like centred estimate).
+    part_y = weight * y
+    centred = 1.0 - weight
+    design = np.column_stack([centred, f * centred])
+    coefficients, *_ = np.linalg.lstsq(design - design.mean(axis=0), part_y - part_y.mean(), rcond=None)
+    lam = float(-coefficients[1])
+    z_values = part_y + design @ (-coefficients)
     estimate = float(z_values.mean())
-    se = float(np.std(z_values, ddof=1) / math.sqrt(total))
+    se = float(np.std(z_values, ddof=3) / math.sqrt(total))
     # Human-only for comparison: what a uniform sample of as many prompts would give, from
     # the weighted (Hajek) mean and variance of the drawn prompts.
     w = weight[drawn]
@@ -172,5 +188,5 @@ def active_ppi_mean(scores: np.ndarray, y: np.ndarray, drawn: np.ndarray, probab
     human = float(np.sum(w * yd) / np.sum(w))
     human_se = math.sqrt(float(np.sum(w * (yd - human) ** 2) / np.sum(w)) / n_drawn)
     z = _z(confidence)
-    return PPIEstimate(estimate, estimate - z * se, estimate + z * se, se, lam, n_drawn,
+    return PPIEstimate(estimate, estimate - z * se, estimate + z * se, se, float(lam), n_drawn,
                        total - n_drawn, human, human_se)

@@ -142,3 +142,11 @@ def other_llama(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_llama_adapter(tiny_llama, tmp_path_factory):
     return build_adapter(tiny_llama, tmp_path_factory.mktemp("tiny-llama-adapter"))
+
+
+@pytest.fixture(scope="session")
+def tiny_judge(tmp_path_factory):
+    """A tiny Llama trained to answer [[A]] (most often) or [[B]]: a position-biased judge."""
+    from tests.tiny_models import build_judge
+
+    return build_judge(tmp_path_factory.mktemp("tiny-judge"))

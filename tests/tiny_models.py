@@ -105,3 +105,40 @@ def write_trainer_state(folder: Path, step: int) -> Path:
     path = folder / "trainer_state.json"
     path.write_text(json.dumps({"global_step": step, "epoch": step / 100, "log_history": []}))
     return path
+
+
+def build_judge(folder: Path, *, share_a: float = 0.7, steps: int = 150, seed: int = 0) -> Path:
+    """A tiny Llama trained here to answer any chat with ``[[A]]`` (share ``share_a`` of its
+    training answers) or ``[[B]]``: a position-biased judge whose greedy verdict is ``[[A]]``
+    and whose probability of ``A`` after ``[[`` is about ``share_a``."""
+    import random
+
+    import torch
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    build_llama(folder, seed=seed)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = LlamaForCausalLM.from_pretrained(folder)
+    rng = random.Random(seed)
+    questions = ["Which answer is better?", "Compare A: two B: four", "hello please help",
+                 *(f"Question {i}? A: {x} answer p{i} B: {y} answer p{i}"
+                   for i in range(10) for x, y in (("ft", "base"), ("base", "ft")))]
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(steps):
+        batch = []
+        for _ in range(16):
+            prompt = tokenizer.apply_chat_template(
+                [{"role": "user", "content": rng.choice(questions)}], tokenize=False, add_generation_prompt=True)
+            verdict = "[[A]]" if rng.random() < share_a else "[[B]]"
+            batch.append(tokenizer(prompt + verdict + "<|im_end|>", add_special_tokens=False)["input_ids"])
+        width = max(map(len, batch))
+        ids = torch.tensor([row + [tokenizer.eos_token_id] * (width - len(row)) for row in batch])
+        labels = torch.tensor([row + [-100] * (width - len(row)) for row in batch])
+        loss = model(input_ids=ids, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    model.save_pretrained(folder)
+    return folder

@@ -9,6 +9,9 @@ is never a vote.
 
 The verdicts belong to a rater of kind ``llm`` (``judge:<model>`` unless named otherwise),
 linked to the judge model and its parameters (decoding parameters and the template's sha256).
+A local judge (transformers) also states its confidence: the probabilities it gave ``A``,
+``B`` and ``C`` where it wrote its verdict (:mod:`review.generation.choice_probabilities`),
+stored with the verdict; an endpoint judge's score comes from its two orders alone.
 Each verdict is committed as its batch completes and is unique per (item, judge, order), so a
 rerun, after success or ``kill -9``, judges only what is missing and never stores twice.
 
@@ -66,6 +69,11 @@ VERDICT = re.compile(r"\[\[([ABC])\]\]")
 LETTERS = {"ab": {"A": "a", "B": "b", "C": "tie"}, "ba": {"A": "b", "B": "a", "C": "tie"}}
 
 
+def _last_verdict(text: str) -> re.Match | None:
+    found = list(VERDICT.finditer(text or ""))
+    return found[-1] if found else None
+
+
 def parse_verdict(text: str) -> str | None:
     """The judge's final verdict letter (``A``, ``B`` or ``C``), or None when it gave none.
 
@@ -77,8 +85,8 @@ def parse_verdict(text: str) -> str | None:
         >>> parse_verdict('Format: "[[A]]" or "[[B]]". Verdict: [[A]]'), parse_verdict("A wins")
         ('A', None)
     """
-    found = VERDICT.findall(text or "")
-    return found[-1] if found else None
+    match = _last_verdict(text)
+    return match.group(1) if match else None
 
 
 @dataclass(frozen=True)
@@ -178,13 +186,30 @@ def _missing(session: Session, study_id: int, rater_id: int) -> list[tuple[Compa
     return [(item, order) for item in items for order in JUDGE_ORDERS if (item.id, order) not in done]
 
 
+def _results(spec, requests, params, batch_size):  # noqa: ANN001, ANN202
+    """The judge's outputs, and for a local model a function giving its probabilities of
+    A, B and C where it wrote its verdict (None for an endpoint: its score then comes from
+    its two orders)."""
+    from review.generation import backend_for, generate
+
+    if backend_for(spec) != "transformers":
+        return generate(spec, requests, params, batch_size=batch_size), None
+    from review.generation.choice_probabilities import option_probabilities
+    from review.generation.transformers_backend import generate_loaded, load_model
+
+    loaded = load_model(spec)
+
+    def probabilities(request: GenerationRequest, prefix: str) -> dict[str, float]:
+        return option_probabilities(loaded, request, prefix, options=("A", "B", "C"), params=params)
+
+    return generate_loaded(loaded, requests, params, batch_size=batch_size), probabilities
+
+
 def judge_study(*, engine: Engine, study_name: str, judge_name: str,
                 params: GenerationParams, template_path: Path | None = None,
                 rater_name: str | None = None, batch_size: int = 8,
                 show_progress: bool = True) -> JudgeSummary:
     """Judge every regular item of the study in both orders with the model ``judge_name``."""
-    from review.generation import generate
-
     if batch_size < 1:
         raise ReviewError(f"--batch-size must be at least 1, got {batch_size}")
     template = JudgeTemplate.load(template_path)
@@ -213,18 +238,26 @@ def judge_study(*, engine: Engine, study_name: str, judge_name: str,
     failed = 0
     if requests:
         bar = progress_bar(len(requests), f"{name} on {study_name}", show_progress, unit="verdict")
+        by_key = {request.key: request for request in requests}
         try:
-            for result in generate(spec, requests, params, batch_size=batch_size):
+            results, probabilities = _results(spec, requests, params, batch_size)
+            for result in results:
                 comparison_id, order = result.key.split(":")
-                letter = parse_verdict(result.text)
+                match = _last_verdict(result.text)
+                letter = match.group(1) if match else None
                 failed += letter is None
+                meta = {"backend": result.backend, "latency_seconds": result.latency_seconds,
+                        "token_count": result.token_count}
+                confidence = None
+                if letter and probabilities is not None:
+                    meta["option_probabilities"] = probabilities(
+                        by_key[result.key], result.text[:match.start() + 2])
+                    confidence = meta["option_probabilities"][letter]
                 with session_scope(engine, write=True) as session:
                     insert_unless_present(session, JudgeVerdict, dict(
                         comparison_id=int(comparison_id), reviewer_id=rater_id, judge_order=order,
-                        choice=LETTERS[order][letter] if letter else None, confidence=None,
-                        raw_output=result.text.replace("\x00", "\ufffd"),
-                        meta={"backend": result.backend, "latency_seconds": result.latency_seconds,
-                              "token_count": result.token_count}),
+                        choice=LETTERS[order][letter] if letter else None, confidence=confidence,
+                        raw_output=result.text.replace("\x00", "\ufffd"), meta=meta),
                         unique=["comparison_id", "reviewer_id", "judge_order"])
                 if bar is not None:
                     bar.update(1)

@@ -20,16 +20,7 @@ import pandas as pd
 from sqlalchemy import Select, String, case, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
-from review.core.models import (
-    Comparison,
-    Generation,
-    JudgeVerdict,
-    Judgment,
-    Model,
-    Prompt,
-    Reviewer,
-    Study,
-)
+from review.core.models import Comparison, Generation, Judgment, Model, Prompt, Reviewer, Study
 
 COLUMNS = ["item", "prompt", "category", "rater", "model_left", "model_right", "choice",
            "strength", "seconds", "length_left", "length_right", "gold"]
@@ -124,46 +115,3 @@ def study_judgments(*, session: Session, study: Study) -> pd.DataFrame:
     frame["seconds"] = frame["seconds"].astype(float)
     return frame
 
-
-JUDGE_COLUMNS = ["item", "prompt", "category", "rater", "model_left", "model_right", "choice", "order"]
-# A verdict's choice (against the item's answers) as a side, per order: in order ``ab`` the
-# item's first answer was Assistant A, shown first (left).
-_SIDES = {"ab": {"a": "left", "b": "right"}, "ba": {"a": "right", "b": "left"}}
-
-
-def study_judge_verdicts(*, session: Session, study: Study) -> pd.DataFrame:
-    """The model judges' verdicts on the study's regular items, one row per item and order,
-    in the layout of :mod:`review.stats.judges` (``choice`` None for a failed verdict)."""
-    j = JudgmentJoin()
-    rows = session.execute(
-        select(cast(Comparison.id, String), Prompt.external_id, Prompt.category, Reviewer.name,
-               j.model_a.name, j.model_b.name, JudgeVerdict.judge_order, JudgeVerdict.choice)
-        .select_from(JudgeVerdict)
-        .join(Comparison, Comparison.id == JudgeVerdict.comparison_id)
-        .join(Prompt, Prompt.id == Comparison.prompt_id)
-        .join(Reviewer, Reviewer.id == JudgeVerdict.reviewer_id)
-        .join(j.gen_a, j.gen_a.id == Comparison.generation_a_id)
-        .join(j.gen_b, j.gen_b.id == Comparison.generation_b_id)
-        .join(j.model_a, j.model_a.id == j.gen_a.model_id)
-        .join(j.model_b, j.model_b.id == j.gen_b.model_id)
-        .where(Comparison.study_id == study.id, Comparison.gold_label.is_(None))
-        .order_by(JudgeVerdict.id)).all()
-    records = []
-    for item, prompt, category, rater, model_a, model_b, order, choice in rows:
-        left, right = (model_a, model_b) if order == "ab" else (model_b, model_a)
-        side = None if choice is None else _SIDES[order].get(choice, choice)
-        records.append((item, prompt, category, rater, left, right, side, order))
-    return pd.DataFrame.from_records(records, columns=JUDGE_COLUMNS)
-
-
-def study_items(*, session: Session, study: Study) -> pd.DataFrame:
-    """The study's regular items: ``item``, ``prompt``, ``category``, ``human_probability``
-    and ``human_selected`` (active selection)."""
-    rows = session.execute(
-        select(cast(Comparison.id, String), Prompt.external_id, Prompt.category,
-               Comparison.human_probability, Comparison.human_selected)
-        .join(Prompt, Prompt.id == Comparison.prompt_id)
-        .where(Comparison.study_id == study.id, Comparison.gold_label.is_(None))
-        .order_by(Comparison.id)).all()
-    return pd.DataFrame.from_records(rows, columns=["item", "prompt", "category",
-                                                    "human_probability", "human_selected"])

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from review.core.errors import ReviewError
 from review.core.models import Comparison, Study
-from review.reporting.dataset import study_items, study_judge_verdicts, study_judgments
+from review.campaign.judge_data import judge_verdict_frame, study_item_frame
+from review.reporting.dataset import study_judgments
 
 DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP, MAX_BOOTSTRAP = 1000, 50, 10_000
 
@@ -65,8 +66,8 @@ def analyze_study(*, session: Session, study: Study, n_bootstrap: int = DEFAULT_
         baseline=study.baseline.name if study.baseline else None,
         thresholds=thresholds, n_bootstrap=n_bootstrap, seed=seed, study=study.name,
         overlap=study.overlap, planned_items=planned or None,
-        judge_verdicts=study_judge_verdicts(session=session, study=study),
-        items=study_items(session=session, study=study),
+        judge_verdicts=judge_verdict_frame(session=session, study_id=study.id),
+        items=study_item_frame(session=session, study_id=study.id),
         judge=study.judge.name if study.judge else None, use_judge=study.judge_id is not None,
     )
     result["error_budget"] = None if budget is None else {

@@ -65,10 +65,17 @@ def judge_section(humans: pd.DataFrame, verdicts: pd.DataFrame, items: pd.DataFr
         return out
     name = judge if judge in {j["judge"] for j in judges} else max(
         judges, key=lambda j: (j["n"], j["judge"]))["judge"]
-    human = candidate_frame if candidate_frame is not None else pd.DataFrame(columns=["rater", "prompt", "score"])
-    if excluded and len(human):
-        human = human.loc[~human["rater"].astype(str).isin(excluded).to_numpy()]
-    prompts = _prompt_table(items, judge_scores(per_item, name, candidate, baseline), human, overlap)
+    voted = candidate_frame if candidate_frame is not None else pd.DataFrame(columns=["rater", "prompt", "score"])
+    human = voted
+    if excluded and len(voted):
+        human = voted.loc[~voted["rater"].astype(str).isin(excluded).to_numpy()]
+    if {"model_a", "model_b"} <= set(items.columns):  # only the candidate-vs-baseline items
+        pair = items[["model_a", "model_b"]].apply(frozenset, axis=1) == frozenset((candidate, baseline))
+        items = items.loc[pair.to_numpy()]
+    prompts = _prompt_table(items, judge_scores(per_item, name, candidate, baseline), human, voted,
+                            overlap)
+    if prompts.empty:
+        return out
     confidence = thresholds.confidence
     estimate, final = _estimate(prompts, confidence)
     if estimate is not None:
@@ -96,9 +103,13 @@ def _active(prompts: pd.DataFrame) -> bool:
 
 
 def _prompt_table(items: pd.DataFrame, scores: pd.DataFrame, human: pd.DataFrame,
-                  overlap: int) -> pd.DataFrame:
+                  voted: pd.DataFrame, overlap: int) -> pd.DataFrame:
     """Per prompt of the pair: category, judge score, human mean, votes, complete, drawn,
-    probability."""
+    probability.
+
+    ``votes`` and ``complete`` count every human vote (a vote of a reviewer left out for gold
+    accuracy still filled the item: it is never served again); ``y`` is the mean of the kept
+    reviewers' votes, or of all votes where only left-out reviewers voted."""
     items = items.copy()
     items["item"] = items["item"].astype(str)
     table = items.groupby("prompt", sort=True).agg(
@@ -106,10 +117,11 @@ def _prompt_table(items: pd.DataFrame, scores: pd.DataFrame, human: pd.DataFrame
         probability=("human_probability", "first"), drawn=("human_selected", "all")).reset_index()
     judged = scores.groupby("prompt")["score"].mean() if len(scores) else pd.Series(dtype=float)
     table["score"] = table["prompt"].map(judged).astype(float)
-    if len(human):
-        by_prompt = human.assign(prompt=human["prompt"].astype(str)).groupby("prompt")["score"]
-        table["y"] = table["prompt"].map(by_prompt.mean()).astype(float)
-        table["votes"] = table["prompt"].map(by_prompt.size()).fillna(0).astype(int)
+    if len(voted):
+        every = voted.assign(prompt=voted["prompt"].astype(str)).groupby("prompt")["score"]
+        kept = human.assign(prompt=human["prompt"].astype(str)).groupby("prompt")["score"].mean()
+        table["y"] = table["prompt"].map(kept).astype(float).fillna(table["prompt"].map(every.mean()))
+        table["votes"] = table["prompt"].map(every.size()).fillna(0).astype(int)
     else:
         table["y"], table["votes"] = np.nan, 0
     table["complete"] = table["votes"] >= overlap * table["n_items"]
@@ -128,7 +140,8 @@ def _estimate(prompts: pd.DataFrame, confidence: float) -> tuple[PPIEstimate | N
         pi = prompts["probability"].fillna(1.0).to_numpy(dtype=float) * share
         return active_ppi_mean(prompts["score"].to_numpy(dtype=float), prompts["y"].to_numpy(dtype=float),
                                complete, pi, confidence=confidence), final
-    scored = prompts.loc[prompts["score"].notna()]
+    # A prompt whose every judge output failed scores 1/2 (any fixed score keeps PPI unbiased).
+    scored = prompts.assign(score=prompts["score"].fillna(0.5))
     labeled = scored.loc[scored["complete"]]
     if len(labeled) < 2:
         return None, False
@@ -160,7 +173,12 @@ def _decision(prompts: pd.DataFrame, estimate: PPIEstimate | None, final: bool,
     n = int(prompts["votes"].sum())
     drawn = int(prompts["drawn"].sum())
     open_items = int((prompts["drawn"] & ~prompts["complete"]).sum())
-    both_bad = float((human["outcome"] == "both_bad").mean()) if len(human) and "outcome" in human else None
+    both_bad = None
+    if len(human) and "outcome" in human:
+        # Weighted by 1 / pi: drawn prompts over-represent those the judge was unsure of.
+        pi = human["prompt"].astype(str).map(prompts.set_index("prompt")["probability"]).fillna(1.0)
+        weight = 1.0 / pi.to_numpy(dtype=float)
+        both_bad = float(np.sum(weight * (human["outcome"] == "both_bad").to_numpy()) / np.sum(weight))
     if not final or estimate is None:
         evidence = DecisionEvidence(estimate=None if estimate is None else estimate.estimate,
                                     ci_low=None, ci_high=None, n=n, method="fixed",

@@ -7,8 +7,10 @@ model shown as Assistant A on the left; ``choice`` is None for an output that he
 Per item, a judge's vote combines its two orders the MT-Bench way: the same pair code in both
 orders is that vote, two different ones (the judge followed the position, not the answers) are
 a tie, one parsed order stands alone. Its *score* for a model is the mean over parsed orders of
-1 (that model won), 0 (the other won) and 1/2 (tie), so a judge that changes its mind with the
-order says 1/2: the graded confidence PPI and active selection use.
+the judge's probability that the model's answer is better (``prob_left``, ties counting half,
+read from a local judge's token probabilities), or, without probabilities, of 1 (that model
+won), 0 (the other won) and 1/2 (tie): a judge that changes its mind with the order says 1/2.
+That graded score is what PPI and active selection use.
 
 Agreement with people follows MT-Bench's judge-vs-human percent agreement: every pair of the
 judge's vote and one human vote on the same item; ``without_ties`` drops pairs where either is a
@@ -25,7 +27,8 @@ import pandas as pd
 
 from review.stats.outcomes import A_WINS, B_WINS, BOTH_BAD, TIE, encode
 
-JUDGE_COLUMNS = ("item", "prompt", "category", "rater", "model_left", "model_right", "choice", "order")
+JUDGE_COLUMNS = ("item", "prompt", "category", "rater", "model_left", "model_right", "choice", "order",
+                 "prob_left")
 # A code's score for the item's model_a (pair coding).
 _SCORE_A = {A_WINS: 1.0, B_WINS: 0.0, TIE: 0.5, BOTH_BAD: 0.5}
 
@@ -54,19 +57,29 @@ def judge_items(verdicts: pd.DataFrame) -> pd.DataFrame:
     items = frame.drop_duplicates(["rater", "item"])[["rater", "item", "model_left", "model_right"]
                                                       + [c for c in ("prompt", "category") if c in frame]]
     rows = []
-    encoded = encode(parsed_frame.drop(columns=["order"])) if len(parsed_frame) else None
-    groups = {} if encoded is None else {
-        key: group["code"].to_numpy() for key, group in encoded.groupby(["rater", "item"], observed=True)}
+    groups: dict = {}
+    if len(parsed_frame):
+        encoded = encode(parsed_frame.drop(columns=["order"]))
+        # Per order, the score for model_a: from the judge's probabilities when it gave them,
+        # else from its verdict.
+        from_code = encoded["code"].astype(int).map(_SCORE_A).to_numpy(dtype=float)
+        prob_left = (encoded["prob_left"].to_numpy(dtype=float) if "prob_left" in encoded
+                     else np.full(len(encoded), np.nan))
+        left_is_a = encoded["left_is_a"].to_numpy(dtype=bool)
+        from_prob = np.where(left_is_a, prob_left, 1.0 - prob_left)
+        encoded = encoded.assign(order_score=np.where(np.isnan(from_prob), from_code, from_prob))
+        groups = {key: (group["code"].to_numpy(), group["order_score"].to_numpy())
+                  for key, group in encoded.groupby(["rater", "item"], observed=True)}
     for record in items.itertuples(index=False):
         rater, item = record.rater, record.item
         model_a, model_b = sorted((record.model_left, record.model_right))
-        codes = groups.get((rater, item), np.array([], dtype=int))
+        codes, order_scores = groups.get((rater, item), (np.array([], dtype=int), np.array([])))
         if len(codes) == 0:
             code, score, consistent = None, float("nan"), None
         else:
             consistent = bool(codes[0] == codes[1]) if len(codes) == 2 else None
             code = int(codes[0]) if len(codes) == 1 or consistent else TIE
-            score = float(np.mean([_SCORE_A[int(c)] for c in codes]))
+            score = float(np.mean(order_scores))
         rows.append({"rater": str(rater), "item": str(item),
                      "prompt": str(getattr(record, "prompt", item)),
                      "category": getattr(record, "category", None),
@@ -108,9 +121,10 @@ def judge_agreement(items: pd.DataFrame, humans: pd.DataFrame) -> list[dict[str,
             "position_consistency": float(both["consistent"].astype(bool).mean()) if len(both) else None,
         }
         if human is not None and len(voted):
+            codes = voted["code"].astype(int).to_numpy()
             judge_codes = pd.DataFrame({"item": voted["item"].astype(str).to_numpy(),
                                         "category": voted["category"].astype(object).to_numpy(),
-                                        "judge": voted["code"].astype(int).to_numpy()})
+                                        "judge": np.where(codes == BOTH_BAD, TIE, codes)})
             pairs = judge_codes.merge(human_codes, on="item")
             if len(pairs):
                 same = pairs["judge"].to_numpy() == pairs["human"].to_numpy()

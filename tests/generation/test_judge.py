@@ -211,20 +211,38 @@ def test_import_llm_verdicts_is_all_or_nothing(cli, engine, judged_study, tmp_pa
     assert analysis_doc["n_judgments"] == 0
 
 
-def test_active_selection_serves_only_drawn_items(cli, engine, judged_study):
-    assert cli("judge", "--study", judged_study, "--judge", "judge-model")[0] == 0
-    code, out, err = cli("studies", "use-judge", judged_study, "--judge", "judge:judge-model",
-                         "--human-budget", "10", "--json")
+@pytest.fixture
+def large_study(engine, judge_server):
+    with session_scope(engine, write=True) as session:
+        make_study_with_items(session, name="large", n_items=80, overlap=2)
+        make_model(session, "judge-model", kind="endpoint", location=judge_server.url)
+    return "large"
+
+
+def test_active_selection_serves_only_drawn_items(cli, engine, large_study):
+    assert cli("judge", "--study", large_study, "--judge", "judge-model")[0] == 0
+    code, _, err = cli("studies", "use-judge", large_study, "--judge", "judge:judge-model",
+                       "--human-budget", "30")
+    assert code == 1 and "at least 20" in err
+    code, _, err = cli("studies", "use-judge", large_study, "--judge", "judge:judge-model",
+                       "--human-budget", "60")
+    assert code == 1 and "min_judgments" in err
+    code, out, err = cli("studies", "use-judge", large_study, "--judge", "judge:judge-model",
+                         "--human-budget", "100", "--json")
     assert code == 0, err
     selection = json.loads(out)
-    assert selection["expected"] == 5.0 and 0 < selection["drawn"] <= 12
+    assert selection["expected"] == 50.0 and 30 < selection["drawn"] < 70
     with session_scope(engine, write=True) as session:
-        items = session.scalars(select(Comparison).order_by(Comparison.id)).all()
+        from review.core.lookup import get_study
+
+        study = get_study(session=session, name=large_study)
+        items = session.scalars(select(Comparison).where(Comparison.study_id == study.id)
+                                .order_by(Comparison.id)).all()
         probability = {i.id: i.human_probability for i in items}
         drawn = {i.id for i in items if i.human_selected}
-        assert sum(probability.values()) == pytest.approx(5.0)
+        assert sum(probability.values()) == pytest.approx(50.0)
+        # Item 0 has one failed order (its score is that of the other order), the rest agree.
         assert all(0 < p <= 1 for p in probability.values())
-        study = items[0].study
         served = set()
         for name in ("r1", "r2", "r3"):
             reviewer = make_reviewer(session, name)
@@ -237,15 +255,20 @@ def test_active_selection_serves_only_drawn_items(cli, engine, judged_study):
                 assignment.status = "done"
                 session.flush()
     assert served == drawn
-    code, _, err = cli("studies", "use-judge", judged_study, "--judge", "judge:judge-model",
-                       "--human-budget", "20")
+    code, _, err = cli("studies", "use-judge", large_study, "--judge", "judge:judge-model",
+                       "--human-budget", "100", "--seed", "5")
     assert code == 1 and "before people start" in err
-    doc = analysis(cli)
+    code, out, _ = cli("studies", "use-judge", large_study, "--judge", "judge:judge-model",
+                       "--human-budget", "100", "--json")
+    assert code == 0 and json.loads(out)["drawn"] == len(drawn), "the same settings change nothing"
+    doc = analysis(cli, large_study)
     ppi = doc["win_rate_ppi"]
     assert ppi["method"] == "active_ipw_ppi_prompt" and ppi["final"] is True
-    assert ppi["n_human"] == 2 * len(drawn) and ppi["n_judge"] == 12
+    assert ppi["n_human"] == 2 * len(drawn) and ppi["n_judge"] == 80
     assert doc["decision"]["method"] == "fixed"
     assert any("decided with the model judge" in r for r in doc["decision"]["reasons"])
+    code, out, _ = cli("studies", "list", "--json")
+    assert code == 0
 
 
 def test_judge_figures_reach_the_text_and_the_html_report(cli, engine, judged_study, tmp_path):
@@ -267,3 +290,29 @@ def test_judge_figures_reach_the_text_and_the_html_report(cli, engine, judged_st
     assert code == 0, err
     page = report.read_text()
     assert 'id="judge"' in page and "Human judgments saved" in page
+
+
+def test_a_local_judge_states_its_confidence(cli, engine, tiny_judge, tmp_path):
+    """The real transformers path: a tiny model trained to answer [[A]] judges; its
+    probabilities of A, B and C after "[[" are stored and become the judge's score."""
+    with session_scope(engine, write=True) as session:
+        make_study_with_items(session, n_items=4, overlap=1)
+    template = tmp_path / "short.txt"
+    template.write_text("{question} A: {answer_a} B: {answer_b}")
+    assert cli("models", "add", "tiny-judge", tiny_judge)[0] == 0
+    code, out, err = cli("judge", "--study", "study", "--judge", "tiny-judge", "--template", template,
+                         "--max-new-tokens", "8", "--json")
+    assert code == 0, err
+    assert json.loads(out)["failed"] == 0
+    with session_scope(engine) as session:
+        verdicts = session.scalars(select(JudgeVerdict).order_by(JudgeVerdict.id)).all()
+    assert len(verdicts) == 8
+    for verdict in verdicts:
+        probabilities = verdict.meta["option_probabilities"]
+        assert sum(probabilities.values()) == pytest.approx(1.0)
+        assert verdict.raw_output.startswith("[[A]]")
+        # Always "A": the item's first answer in order ab, its second in order ba.
+        assert verdict.choice == ("a" if verdict.judge_order == "ab" else "b")
+        assert verdict.confidence == pytest.approx(probabilities["A"]) and 0.5 < verdict.confidence < 1
+    judge = analysis(cli)["judges"][0]
+    assert judge["n"] == 4 and judge["position_consistency"] == 0.0

@@ -114,3 +114,16 @@ def test_the_judge_verdict_decides_once_complete():
     assert any("decided with the model judge" in r for r in decision.reasons)
     assert {c.rule: c.status for c in decision.checks}["win_rate_above_half"] == "not_yet"
     assert _section(humans, verdicts, items, use_judge=False)["decision"] is None
+
+
+def test_a_judges_probabilities_become_its_score():
+    from review.stats.judges import judge_items, judge_scores
+
+    verdicts = pd.DataFrame({"item": ["1", "1"], "prompt": ["p1", "p1"], "category": ["c", "c"],
+                             "rater": ["j", "j"], "order": ["ab", "ba"],
+                             "model_left": ["ft", "base"], "model_right": ["base", "ft"],
+                             "choice": ["left", "right"], "prob_left": [0.8, 0.3]})
+    # ft on the left with 0.8, then on the right with 1 - 0.3.
+    assert judge_scores(judge_items(verdicts), "j", "ft", "base")["score"].tolist() == [pytest.approx(0.75)]
+    without = verdicts.assign(prob_left=np.nan)
+    assert judge_scores(judge_items(without), "j", "ft", "base")["score"].tolist() == [1.0]

@@ -192,6 +192,22 @@ def main() -> int:
                 if judge.label == "90% judge" and votes == 1 and score == "both orders":
                     if saved_ppi < 0.20 or abs(saved_ppi - rho2) > 0.05:
                         failures.append(f"90% judge saves {saved_ppi:.1%} vs theory {rho2:.1%}")
+    print("\nSmall draws (active selection, both orders, k = 1, pool of 1,000 prompts):")
+    for judge in judges:
+        for n in (20, 40):
+            rng = np.random.default_rng([args.seed, n])
+            hits = 0
+            for _ in range(args.reps):
+                world = draw_world(rng, 1000, judge, 1)
+                pi = selection_probabilities(world["both orders"], expected=n)
+                drawn = rng.random(1000) < pi
+                if drawn.sum() < 2:
+                    continue
+                result = active_ppi_mean(world["both orders"], world["y"], drawn, pi)
+                hits += result.ci_low <= THETA <= result.ci_high
+            print(f"  {judge.label:<14} {n:>3} drawn prompts expected: coverage {hits / args.reps:.1%}")
+            if hits / args.reps < 0.93:
+                failures.append(f"small-draw coverage {hits / args.reps:.1%}: {judge.label}, n={n}")
     print(f"\n{time.perf_counter() - started:.0f} s")
     if failures:
         print("TARGETS MISSED:\n  " + "\n  ".join(failures))

@@ -144,6 +144,8 @@ def watch(directory: Path, baseline: str, set_name: str, base: str | None, run_n
 @click.option("--name", "rater_name", help="The judge's rater name (default: judge:<model>).")
 @click.option("--template", "template_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A judge prompt with {question}, {answer_a}, {answer_b} (and {reference}).")
+@click.option("--verdict-only", is_flag=True,
+              help="Local models: no explanation; the verdict is the most probable of A, B, C after '[['.")
 @click.option("--use-judge", is_flag=True, help="Let the study's verdict use this judge afterwards.")
 @click.option("--human-budget", type=int,
               help="With --use-judge: human judgments to spend, on the items the judge is least sure of.")
@@ -151,7 +153,7 @@ def watch(directory: Path, baseline: str, set_name: str, base: str | None, run_n
 @_generation_options
 @json_option
 def judge(study_name: str, judge_name: str, rater_name: str | None, template_path: Path | None,
-          use_judge: bool, human_budget: int | None, selection_seed: int, batch_size: int,
+          verdict_only: bool, use_judge: bool, human_budget: int | None, selection_seed: int, batch_size: int,
           max_new_tokens: int, temperature: float, top_p: float, seed: int, no_chat_template: bool,
           as_json: bool) -> None:
     """A model judges every item of a study, in both orders, MT-Bench style ([[A]]/[[B]]/[[C]]).
@@ -168,7 +170,7 @@ def judge(study_name: str, judge_name: str, rater_name: str | None, template_pat
     params = _params(max_new_tokens, temperature, top_p, seed, no_chat_template)
     summary = judge_study(engine=current().engine(), study_name=study_name, judge_name=judge_name,
                           params=params, template_path=template_path, rater_name=rater_name,
-                          batch_size=batch_size, show_progress=not as_json)
+                          batch_size=batch_size, show_progress=not as_json, verdict_only=verdict_only)
     data = dict(summary.__dict__)
     text = (f"{summary.judge}: {summary.judged} verdicts ({summary.failed} without a verdict), "
             f"{summary.already_present} already present")

@@ -76,10 +76,9 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--no-serve", is_flag=True, help="Prepare everything, print the logins, do not serve.")
 @click.option("--judge", "with_judge", is_flag=True,
               help="Also let SmolLM2-135M judge every item in both orders (a weak judge, shown as such).")
-@click.option("--judge-tokens", type=int, default=96, show_default=True, help="New tokens per verdict.")
 @json_option
 def demo(data_dir: Path | None, max_new_tokens: int, batch_size: int, host: str | None,
-         port: int | None, no_serve: bool, with_judge: bool, judge_tokens: int, as_json: bool) -> None:
+         port: int | None, no_serve: bool, with_judge: bool, as_json: bool) -> None:
     """The embedded default: sample prompts, SmolLM2-135M-Instruct vs the sample LoRA fine-tune.
 
     Imports the sample prompts, registers both models, generates their answers (cached: a
@@ -102,7 +101,7 @@ def demo(data_dir: Path | None, max_new_tokens: int, batch_size: int, host: str 
         ctx.use_database(f"sqlite:///{data_dir / 'demo.db'}")
     setup = prepare_demo(engine=ctx.engine(require_schema=False), data_dir=data_dir,
                          max_new_tokens=max_new_tokens, batch_size=batch_size,
-                         show_progress=not as_json, judge_tokens=judge_tokens if with_judge else None)
+                         show_progress=not as_json, judge=with_judge)
     settings = ctx.settings
     host, port = host or settings.host, port or settings.port
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"

@@ -57,13 +57,14 @@ def sample_file(name: str) -> Path:
 
 def prepare_demo(*, engine: Engine, data_dir: Path, max_new_tokens: int = 160,
                  batch_size: int = 16, show_progress: bool = True,
-                 judge_tokens: int | None = None) -> DemoSetup:
+                 judge: bool = False) -> DemoSetup:
     """Bring the demo database to a state ready to serve; idempotent.
 
-    ``judge_tokens``: also let the baseline (SmolLM2-135M) judge every item in both orders,
-    with this many new tokens per verdict. A 135M model is a weak judge; the dashboard shows
-    it (low agreement with people, lambda near 0, nothing saved), and the study's verdict
-    stays the people's."""
+    ``judge``: also let the baseline (SmolLM2-135M) judge every item in both orders. A 135M
+    model does not follow a judge prompt's format, so it judges verdict-only (its most
+    probable of A, B and C after the prompt and ``[[``, with those probabilities); it is a
+    weak judge and the dashboard shows it (low agreement with people, lambda near 0, nothing
+    saved). The study's verdict stays the people's."""
     from review.auth.accounts import add_reviewer
     from review.campaign.gold import GoldItem, add_gold_items
     from review.campaign.membership import assign_reviewers
@@ -108,12 +109,12 @@ def prepare_demo(*, engine: Engine, data_dir: Path, max_new_tokens: int = 160,
                 add_reviewer(session=session, name=name, role=role, password=password)
         assign_reviewers(session=session, study=STUDY,
                          reviewers=[name for name, role, _ in DEMO_ACCOUNTS if role == "reviewer"])
-    if judge_tokens is not None:
+    if judge:
         from review.generation.judging import judge_study
 
         judge_study(engine=engine, study_name=STUDY, judge_name=BASELINE,
-                    params=GenerationParams(max_new_tokens=judge_tokens), batch_size=batch_size,
-                    show_progress=show_progress)
+                    params=GenerationParams(max_new_tokens=1), batch_size=batch_size,
+                    show_progress=show_progress, verdict_only=True)
     return DemoSetup(database_url=engine.url.render_as_string(hide_password=True), study=STUDY,
                      items=result.items_total, generated=result.answers_generated,
                      accounts=list(DEMO_ACCOUNTS))

@@ -11,7 +11,10 @@ The verdicts belong to a rater of kind ``llm`` (``judge:<model>`` unless named o
 linked to the judge model and its parameters (decoding parameters and the template's sha256).
 A local judge (transformers) also states its confidence: the probabilities it gave ``A``,
 ``B`` and ``C`` where it wrote its verdict (:mod:`review.generation.choice_probabilities`),
-stored with the verdict; an endpoint judge's score comes from its two orders alone.
+stored with the verdict; an endpoint judge's score comes from its two orders alone. With
+``verdict_only`` a local judge writes no explanation: its verdict is the most probable of
+``A``, ``B`` and ``C`` right after the prompt and ``[[`` (one forward pass per order; what a
+model too small to follow the format, like the demo's, can still do).
 Each verdict is committed as its batch completes and is unique per (item, judge, order), so a
 rerun, after success or ``kill -9``, judges only what is missing and never stores twice.
 
@@ -186,29 +189,53 @@ def _missing(session: Session, study_id: int, rater_id: int) -> list[tuple[Compa
     return [(item, order) for item in items for order in JUDGE_ORDERS if (item.id, order) not in done]
 
 
-def _results(spec, requests, params, batch_size):  # noqa: ANN001, ANN202
+def _results(spec, requests, params, batch_size, verdict_only):  # noqa: ANN001, ANN202
     """The judge's outputs, and for a local model a function giving its probabilities of
     A, B and C where it wrote its verdict (None for an endpoint: its score then comes from
-    its two orders)."""
+    its two orders). ``verdict_only``: no explanation is generated; the verdict is the most
+    probable of A, B and C right after the prompt and ``[[``."""
     from review.generation import backend_for, generate
 
     if backend_for(spec) != "transformers":
+        if verdict_only:
+            raise ReviewError("--verdict-only reads a local model's probabilities: it needs a "
+                              "transformers model, not an endpoint")
         return generate(spec, requests, params, batch_size=batch_size), None
     from review.generation.choice_probabilities import option_probabilities
     from review.generation.transformers_backend import generate_loaded, load_model
 
     loaded = load_model(spec)
+    known: dict[str, dict[str, float]] = {}
 
     def probabilities(request: GenerationRequest, prefix: str) -> dict[str, float]:
+        if request.key in known:
+            return known.pop(request.key)
         return option_probabilities(loaded, request, prefix, options=("A", "B", "C"), params=params)
 
-    return generate_loaded(loaded, requests, params, batch_size=batch_size), probabilities
+    if not verdict_only:
+        return generate_loaded(loaded, requests, params, batch_size=batch_size), probabilities
+
+    def verdicts():  # noqa: ANN202 - Iterator[GenerationResult]
+        from review.generation import GenerationResult
+
+        for request in requests:
+            started = time.perf_counter()
+            known[request.key] = option_probabilities(loaded, request, "[[", options=("A", "B", "C"),
+                                                      params=params)
+            letter = max(known[request.key], key=known[request.key].get)
+            yield GenerationResult(
+                key=request.key, text=f"[[{letter}]]", token_count=1,
+                latency_seconds=time.perf_counter() - started, chat_template=loaded.chat_template,
+                backend="transformers", library_versions=dict(loaded.library_versions),
+                device=loaded.device, dtype=loaded.dtype)
+
+    return verdicts(), probabilities
 
 
 def judge_study(*, engine: Engine, study_name: str, judge_name: str,
                 params: GenerationParams, template_path: Path | None = None,
                 rater_name: str | None = None, batch_size: int = 8,
-                show_progress: bool = True) -> JudgeSummary:
+                show_progress: bool = True, verdict_only: bool = False) -> JudgeSummary:
     """Judge every regular item of the study in both orders with the model ``judge_name``."""
     if batch_size < 1:
         raise ReviewError(f"--batch-size must be at least 1, got {batch_size}")
@@ -216,10 +243,14 @@ def judge_study(*, engine: Engine, study_name: str, judge_name: str,
     name = (rater_name or f"judge:{judge_name}").strip()
     if not name or len(name) > NAME_LENGTH:
         raise ReviewError(f"a judge's name must be 1 to {NAME_LENGTH} characters")
-    judge_params = {**params.to_dict(), "template_sha256": template.digest()}
+    judge_params = {**params.to_dict(), "template_sha256": template.digest(),
+                    **({"verdict_only": True} if verdict_only else {})}
     with session_scope(engine, write=True) as session:
         study = get_study(session=session, name=study_name)
         model = get_model(session=session, name=judge_name)
+        if verdict_only and model.kind == "endpoint":
+            raise ReviewError("--verdict-only reads a local model's probabilities: it needs a "
+                              "transformers model, not an endpoint")
         rater = judge_rater(session=session, name=name, model=model, params=judge_params)
         rater_id, spec = rater.id, model_spec(model)
         todo = _missing(session, study.id, rater.id)
@@ -240,7 +271,7 @@ def judge_study(*, engine: Engine, study_name: str, judge_name: str,
         bar = progress_bar(len(requests), f"{name} on {study_name}", show_progress, unit="verdict")
         by_key = {request.key: request for request in requests}
         try:
-            results, probabilities = _results(spec, requests, params, batch_size)
+            results, probabilities = _results(spec, requests, params, batch_size, verdict_only)
             for result in results:
                 comparison_id, order = result.key.split(":")
                 match = _last_verdict(result.text)

@@ -316,3 +316,26 @@ def test_a_local_judge_states_its_confidence(cli, engine, tiny_judge, tmp_path):
         assert verdict.confidence == pytest.approx(probabilities["A"]) and 0.5 < verdict.confidence < 1
     judge = analysis(cli)["judges"][0]
     assert judge["n"] == 4 and judge["position_consistency"] == 0.0
+
+
+def test_verdict_only_reads_the_verdict_from_probabilities(cli, engine, tiny_llama, judged_study):
+    """A model that cannot follow the format still judges: the most probable of A, B and C."""
+    assert cli("models", "add", "tiny-judge", tiny_llama)[0] == 0
+    code, out, err = cli("judge", "--study", judged_study, "--judge", "tiny-judge", "--verdict-only",
+                         "--max-new-tokens", "1", "--json")
+    assert code == 0, err
+    assert json.loads(out)["failed"] == 0
+    with session_scope(engine) as session:
+        verdicts = session.scalars(select(JudgeVerdict)).all()
+        rater = session.scalar(select(Reviewer).where(Reviewer.name == "judge:tiny-judge"))
+    assert len(verdicts) == 24 and rater.judge_params["verdict_only"] is True
+    for verdict in verdicts:
+        probabilities = verdict.meta["option_probabilities"]
+        letter = max(probabilities, key=probabilities.get)
+        assert verdict.raw_output == f"[[{letter}]]"
+        assert verdict.confidence == pytest.approx(probabilities[letter])
+    code, _, err = cli("judge", "--study", judged_study, "--judge", "judge-model", "--verdict-only",
+                       "--name", "endpoint-verdicts")
+    assert code == 1 and "needs a transformers model" in err
+    with session_scope(engine) as session:
+        assert session.scalar(select(Reviewer).where(Reviewer.name == "endpoint-verdicts")) is None

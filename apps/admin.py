@@ -36,6 +36,14 @@ THRESHOLDS_HELP = (
     "`confidence` (0.5 to 1) and `power` (for the judgments still needed)."
 )
 
+NO_JUDGE = "(none)"
+JUDGE_HELP = (
+    "Judges appear here once `review judge` (or `import-judgments --rater-kind llm`) has judged "
+    "the study. With a judge the verdict is prediction-powered and taken once, when the items "
+    "for people have their votes. A human budget draws the items people see, those the judge is "
+    "least sure of first; it is set before people start."
+)
+
 
 def _message(text: str) -> str:
     return f'<p class="admin-message">{html.escape(text)}</p>'
@@ -82,6 +90,15 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
         thresholds = gr.Code(label="Decision thresholds (JSON)", language="json", lines=9,
                              elem_id="admin-thresholds")
         gr.Markdown(THRESHOLDS_HELP, elem_classes="dash-muted")
+        gr.Markdown("#### Model judge", elem_id="admin-judge-head")
+        with gr.Row(equal_height=True, elem_id="admin-judge-row"):
+            judge = gr.Dropdown(label="The verdict uses this judge (none: people only)", choices=[],
+                                value=None, allow_custom_value=True, scale=3, min_width=220,
+                                elem_id="admin-judge")
+            budget = gr.Number(label="Human budget (judgments; empty: every item)", precision=0,
+                               minimum=1, scale=2, min_width=200, elem_id="admin-budget")
+            use_judge = gr.Button("Apply", scale=0, min_width=120, elem_id="admin-use-judge")
+        gr.Markdown(JUDGE_HELP, elem_classes="dash-muted")
         with gr.Row():
             save = gr.Button("Save settings", variant="primary", elem_id="admin-save")
             pause = gr.Button("Pause study", elem_id="admin-pause")
@@ -115,7 +132,9 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
     def settings_values(settings: Any) -> tuple:
         return (gr.Column(visible=True), status_html(settings), members_html(settings),
                 settings.overlap, settings.gold_rate, settings.guidelines,
-                json.dumps(settings.thresholds, indent=2))
+                json.dumps(settings.thresholds, indent=2),
+                gr.Dropdown(choices=[NO_JUDGE, *settings.judges], value=settings.judge or NO_JUDGE),
+                settings.human_budget)
 
     # ----------------------------------------------------------------- callbacks
 
@@ -169,6 +188,23 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
                 thresholds=new_thresholds)
             return (*settings_values(settings), _message(f"Saved the settings of {settings.study!r}."))
 
+    @user_errors
+    def apply_judge(study_name: str | None, judge_name: str | None, human_budget: Any,
+                    request: gr.Request) -> tuple:
+        from review.campaign.administration import study_settings
+        from review.campaign.selection import use_judge as apply
+
+        with ctx.account(request, write=True, action="administer") as (session, _):
+            name = None if judge_name in (None, "", NO_JUDGE) else judge_name
+            budget = None if human_budget in (None, "") else int(human_budget)
+            selection = apply(session=session, study_name=study_name, judge_name=name,
+                              human_budget=budget)
+            settings = study_settings(session=session, study=study_name)
+            text = ("The verdict uses people only." if selection.judge is None else
+                    f"The verdict uses {selection.judge}; {selection.drawn} of {selection.items} "
+                    "items are for people.")
+            return (*settings_values(settings), _message(text))
+
     def set_status(status: str):
         @user_errors
         def change(study_name: str | None, request: gr.Request) -> tuple:
@@ -185,7 +221,7 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
     events = {"api_visibility": "undocumented"}
     refresh_outputs = [accounts, study, add_names]
     settings_outputs = [settings_box, status, members, overlap, gold_rate, guidelines, thresholds,
-                        study_message]
+                        judge, budget, study_message]
     create.click(create_account, [name, role, password],
                  [account_message, accounts, add_names, name, password],
                  api_name="admin_create_account", **events)
@@ -194,6 +230,8 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
                  api_name="admin_assign", **events)
     save.click(save_settings, [study, overlap, gold_rate, guidelines, thresholds], settings_outputs,
                api_name="admin_save_settings", **events)
+    use_judge.click(apply_judge, [study, judge, budget], settings_outputs, api_name="admin_use_judge",
+                    **events)
     pause.click(set_status("paused"), [study], [status, study_message], api_name="admin_pause", **events)
     resume.click(set_status("active"), [study], [status, study_message], api_name="admin_resume",
                  **events)

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from review.core.errors import ReviewError
-from review.core.models import STUDY_STATUSES, Reviewer, Study, StudyReviewer
+from review.core.models import STUDY_STATUSES, Comparison, JudgeVerdict, Reviewer, Study, StudyReviewer
 from review.campaign.pairing import MAX_OVERLAP
 from review.core.lookup import get_study
 
@@ -67,6 +67,9 @@ class StudySettings:
     guidelines: str
     thresholds: dict[str, Any]  # every threshold, defaults filled in
     reviewers: tuple[str, ...]
+    judge: str | None = None           # the model judge the verdict uses
+    human_budget: int | None = None
+    judges: tuple[str, ...] = ()       # model judges that judged the study's items
 
 
 # --------------------------------------------------------------------------- studies
@@ -89,9 +92,15 @@ def study_settings(*, session: Session, study: str) -> StudySettings:
     members = session.scalars(
         select(Reviewer.name).join(StudyReviewer, StudyReviewer.reviewer_id == Reviewer.id)
         .where(StudyReviewer.study_id == row.id).order_by(Reviewer.name)).all()
+    judges = session.scalars(
+        select(Reviewer.name).where(Reviewer.kind == "llm", Reviewer.id.in_(
+            select(JudgeVerdict.reviewer_id).join(Comparison, Comparison.id == JudgeVerdict.comparison_id)
+            .where(Comparison.study_id == row.id))).order_by(Reviewer.name)).all()
     return StudySettings(study=row.name, status=row.status, overlap=row.overlap,
                          gold_rate=row.gold_rate, guidelines=row.guidelines or "",
-                         thresholds=thresholds, reviewers=tuple(members))
+                         thresholds=thresholds, reviewers=tuple(members),
+                         judge=row.judge.name if row.judge else None, human_budget=row.human_budget,
+                         judges=tuple(judges))
 
 
 def update_study_settings(*, session: Session, study: str, overlap: Any = None,

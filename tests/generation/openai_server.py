@@ -76,7 +76,7 @@ class CompletionServer:
             messages = body.get("messages")
             if not isinstance(messages, list) or not messages:
                 return 400, {"error": {"message": "messages must be a non-empty list"}}
-            request = GenerationRequest(key="request", messages=messages)
+            request, prompt = GenerationRequest(key="request", messages=messages), None
         else:
             prompt = body.get("prompt")
             if not isinstance(prompt, str):

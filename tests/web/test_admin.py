@@ -15,7 +15,7 @@ from gradio_client.exceptions import AppError
 from sqlalchemy import select
 
 from review.core.db import session_scope
-from review.core.models import Reviewer, Study, StudyReviewer
+from review.core.models import JudgeVerdict, Reviewer, Study, StudyReviewer
 from tests.factories import make_reviewer
 from tests.web.conftest import module_database_url, running_server
 from tests.web.studydata import SECRETS, make_blind_study
@@ -33,6 +33,7 @@ ENDPOINTS = {
     "/admin_study": (STUDY,),
     "/admin_assign": (STUDY, ["bo"]),
     "/admin_save_settings": (STUDY, 1, 0.5, "changed", '{"margin": 0.2}'),
+    "/admin_use_judge": (STUDY, "(none)", None),
     "/admin_pause": (STUDY,),
     "/admin_resume": (STUDY,),
 }
@@ -52,7 +53,14 @@ def server(database_url):
     upgrade_head(engine)
     with session_scope(engine) as session:
         make_blind_study(session, n_items=3, overlap=2, reviewers=("ana",))
-        make_blind_study(session, name="second", n_items=2, overlap=1, reviewers=())
+        _, second_items = make_blind_study(session, name="second", n_items=2, overlap=1, reviewers=())
+        judge = Reviewer(name="judge:gpt", kind="llm", role="reviewer", password_hash=None, active=False)
+        session.add(judge)
+        session.flush()
+        for item in second_items:
+            for order in ("ab", "ba"):
+                session.add(JudgeVerdict(comparison_id=item.id, reviewer_id=judge.id, judge_order=order,
+                                         choice="a", raw_output="[[A]]"))
         make_reviewer(session, "bo")
         make_reviewer(session, "ann", role="analyst")
         make_reviewer(session, "root", role="admin")
@@ -227,6 +235,27 @@ def test_services_validate_before_writing(server):
         with pytest.raises(InvalidSetting, match="unknown study status 'done'"):
             set_study_status(session=session, study="second", status="done")
         assert update_study_settings(session=session, study="second").overlap == before.overlap
+
+
+def test_the_admin_lets_a_verdict_use_a_model_judge(server, clients):
+    root = clients("root")
+    outputs = root.predict("second", api_name="/admin_study")
+    judge_choice = outputs[6]  # the layout column is not an output of the API
+    assert [c[0] for c in judge_choice["choices"]] == ["(none)", "judge:gpt"]
+    assert judge_choice["value"] == "(none)"
+    outputs = root.predict("second", "judge:gpt", None, api_name="/admin_use_judge")
+    assert "The verdict uses judge:gpt; 2 of 2 items are for people." in outputs[-1]
+    with session_scope(server.engine) as session:
+        study = session.scalar(select(Study).where(Study.name == "second"))
+        assert study.judge.name == "judge:gpt" and study.human_budget is None
+    with pytest.raises(AppError, match="at least 20"):
+        root.predict("second", "judge:gpt", 4, api_name="/admin_use_judge")
+    with pytest.raises(AppError, match="is a person, not a model judge"):
+        root.predict("second", "ana", None, api_name="/admin_use_judge")
+    outputs = root.predict("second", "(none)", None, api_name="/admin_use_judge")
+    assert "The verdict uses people only." in outputs[-1]
+    with session_scope(server.engine) as session:
+        assert session.scalar(select(Study).where(Study.name == "second")).judge_id is None
 
 
 # --------------------------------------------------------------------------- browser

@@ -62,12 +62,30 @@ def server(database_url):
     with session_scope(engine) as session:
         demo_run(session, n_items=15)
         session.scalar(select(Reviewer).where(Reviewer.name == "carol")).name = HTML_REVIEWER
+        _add_judge(session, STUDY)
         make_blind_study(session, n_items=4, overlap=2, reviewers=("ana",))
         make_reviewer(session, "ann", role="analyst")
         make_reviewer(session, "root", role="admin")
     engine.dispose()
     with running_server(database_url) as running:
         yield running
+
+
+def _add_judge(session, study_name: str) -> None:
+    """A model judge that prefers the candidate on every item, in both orders."""
+    from review.core.models import Comparison, JudgeVerdict, Study
+
+    study = session.scalar(select(Study).where(Study.name == study_name))
+    judge = Reviewer(name="judge:x", kind="llm", role="reviewer", password_hash=None, active=False)
+    session.add(judge)
+    session.flush()
+    for item in session.scalars(select(Comparison).where(Comparison.study_id == study.id,
+                                                         Comparison.gold_label.is_(None))):
+        best = "a" if item.generation_a.model_id == study.candidate_model_id else "b"
+        for order in ("ab", "ba"):
+            session.add(JudgeVerdict(comparison_id=item.id, reviewer_id=judge.id, judge_order=order,
+                                     choice=best, raw_output=f"[[{'A' if (best == 'a') == (order == 'ab') else 'B'}]]"))
+    session.flush()
 
 
 @contextmanager
@@ -159,8 +177,14 @@ def test_a_studys_views_match_the_report_data(server, clients):
         expected = build_report_data(session=session, study=get_study(session=session, name=STUDY),
                                      n_bootstrap=ROUNDS)
     (header, cards, win_rate, votes, ratings, agreement, position, length, agreement_facts,
-     bias_facts, reviewers) = clients("ann").predict(*ENDPOINTS["/dashboard_study"],
-                                                      api_name="/dashboard_study")
+     bias_facts, judge_facts, reviewers) = clients("ann").predict(*ENDPOINTS["/dashboard_study"],
+                                                                  api_name="/dashboard_study")
+    (judge,) = expected["analysis"]["judges"]
+    assert judge["judge"] == "judge:x" and judge["position_consistency"] == 1.0
+    assert f"Judge judge:x</dt><dd>{judge['n']} items judged, 0 outputs without a verdict" in judge_facts
+    ppi = expected["analysis"]["win_rate_ppi"]
+    assert f"{100 * ppi['estimate']:.1f}% [{100 * ppi['ci_low']:.1f}%, {100 * ppi['ci_high']:.1f}%]" in judge_facts
+    assert "Human judgments saved" in judge_facts
     verdict = expected["analysis"]["decision"]["verdict"]
     word = {"ship": "Ship", "do_not_ship": "Do not ship", "inconclusive": "Inconclusive"}[verdict]
     assert f"dash-verdict-{verdict}" in header and word in header
@@ -194,8 +218,9 @@ def test_a_studys_views_match_the_report_data(server, clients):
 
 def test_a_study_without_judgments_and_bad_requests(server, clients):
     ann = clients("ann")
-    header, cards, *plots, agreement, bias, reviewers = ann.predict("blind", ROUNDS,
-                                                                   api_name="/dashboard_study")
+    header, cards, *plots, agreement, bias, judge, reviewers = ann.predict("blind", ROUNDS,
+                                                                          api_name="/dashboard_study")
+    assert "No model judge has judged this study" in judge
     assert "Inconclusive" in header and "0 judgments" in header
     assert [p["visible"] for p in plots] == [False] * 6
     with pytest.raises(AppError, match="no study named 'nope'"):

@@ -10,7 +10,9 @@ Gradio's contract unchanged (form fields ``username`` and ``password``; 200
 The rules are :func:`review.auth.login.log_in`: failed attempts are limited per account
 name and per client address, shared by every process on the database (past a limit the
 answer is 429 with the wait in ``Retry-After`` and in the message, whatever the password),
-and a session lasts ``Settings.session_hours``. The session cookie's name is the same in
+and a session lasts ``Settings.session_hours``. The session cookie is HttpOnly and
+SameSite=Lax, and Secure over TLS; ``/logout`` takes a POST (a GET answers 405, so a link or
+an image elsewhere cannot log anybody out). The session cookie's name is the same in
 every process, and Gradio looks each request's cookie up in :class:`DatabaseTokens`, so a
 login through one replica is valid on every other (no sticky sessions).
 
@@ -77,6 +79,13 @@ class ReviewServerApp(App):
         super().configure_app(blocks)
         self.tokens = DatabaseTokens(self.review_context)
 
+    def build_middleware_stack(self) -> Any:
+        """Our security defaults outermost, in front of Gradio's middleware (CORS included)."""
+        from apps.security import SecurityMiddleware
+
+        return SecurityMiddleware(super().build_middleware_stack(),
+                                  allowed_origins=self.review_context.settings.allowed_origins)
+
 
 def make_server_app(ctx: AppContext) -> ReviewServerApp:
     """The app to pass to ``Blocks.launch(_app=...)``; ``auth=`` must be set there too."""
@@ -101,16 +110,25 @@ def make_server_app(ctx: AppContext) -> ReviewServerApp:
         if result.token is None:
             raise HTTPException(status_code=400, detail="Incorrect credentials.")
         response = JSONResponse(content={"success": True})
-        # The same two cookies as Gradio's login: one for HTTPS (cross-site frames), one for HTTP.
+        # One cookie, SameSite=Lax (never sent with another site's requests), and Secure when
+        # the page came over TLS (directly or through a proxy that says so). Gradio reads
+        # either of its two cookie names.
         max_age = int(ctx.settings.session_hours * 3600)
-        response.set_cookie(key=f"access-token-{server.cookie_id}", value=result.token,
-                            httponly=True, samesite="none", secure=True, max_age=max_age)
-        response.set_cookie(key=f"access-token-unsecure-{server.cookie_id}", value=result.token,
-                            httponly=True, samesite="lax", max_age=max_age)
+        secure = _over_tls(request)
+        name = f"access-token-{server.cookie_id}" if secure else f"access-token-unsecure-{server.cookie_id}"
+        response.set_cookie(key=name, value=result.token, httponly=True, samesite="lax",
+                            secure=secure, max_age=max_age, path="/")
         return response
 
     @server.get("/logout")
     @server.get("/logout/")
+    async def logout_by_get() -> JSONResponse:
+        """A link or an image on another page must not log anybody out."""
+        return JSONResponse(status_code=405, content={"detail": "log out with POST /logout"},
+                            headers={"Allow": "POST"})
+
+    @server.post("/logout")
+    @server.post("/logout/")
     async def logout(request: Request):
         """End every session of the account (as Gradio's logout does), then go to the login page."""
         import anyio
@@ -127,9 +145,14 @@ def make_server_app(ctx: AppContext) -> ReviewServerApp:
                     end_login_sessions(session=session, account=name)
 
         await anyio.to_thread.run_sync(end)
-        response = RedirectResponse(url=request.scope.get("root_path", "") + "/", status_code=302)
+        response = RedirectResponse(url=request.scope.get("root_path", "") + "/", status_code=303)
         response.delete_cookie(key=f"access-token-{server.cookie_id}", path="/")
         response.delete_cookie(key=f"access-token-unsecure-{server.cookie_id}", path="/")
         return response
 
     return server
+
+
+def _over_tls(request: Request) -> bool:
+    forwarded = (request.headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
+    return request.url.scheme == "https" or forwarded == "https"

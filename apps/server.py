@@ -4,7 +4,8 @@
   and API clients alike (:mod:`apps.login`, Gradio's contract, checking the reviewers
   table with :func:`review.auth.accounts.authenticate`); failed attempts are limited per
   account and per client address, and a session lasts ``session_hours`` (12 by default);
-  ``/logout`` logs out.
+  ``POST /logout`` logs out. :mod:`apps.security` sets the web defaults: same-origin only
+  (``REVIEW_ALLOWED_ORIGINS`` for more), no framing, no token, upload or monitoring routes.
 * Authorization: every callback reads the account from ``gr.Request.username`` and checks
   it again (active, role, study membership, assignment ownership) in ``review.*``. The
   Dashboard tab (analysts, admins) and the Admin tab (admins) are shown by role after login,
@@ -77,6 +78,9 @@ CSS = """
 #topbar { align-items: center; flex-wrap: wrap; }
 #whoami { text-align: right; }
 #topbar > #logout { flex: 0 0 auto; align-self: center; }
+.logout-form button { padding: 4px 12px; border-radius: 6px; cursor: pointer;
+  border: 1px solid var(--border-color-primary); background: var(--button-secondary-background-fill);
+  color: var(--button-secondary-text-color); font-size: 0.9rem; }
 #key-hint { font-size: 0.85rem; opacity: 0.75; }
 .answer-card { border: 1px solid var(--border-color-primary); border-radius: 8px;
   padding: 12px 16px; background: var(--background-fill-secondary); height: 100%;
@@ -101,6 +105,11 @@ CSS = """
   #whoami { text-align: left; }
 }
 """
+
+
+# Logging out is a POST (from this page's origin), never a link.
+LOGOUT_FORM = ('<form method="post" action="logout" class="logout-form">'
+               '<button type="submit" class="lg secondary sm">Log out</button></form>')
 
 
 def auth_message(settings: Settings) -> str:
@@ -149,7 +158,7 @@ def build_app(settings: Settings) -> gr.Blocks:
         with gr.Row(elem_id="topbar", equal_height=False):
             gr.Markdown(f"### {TITLE}: which answer is better?", elem_id="title")
             whoami = gr.Markdown(elem_id="whoami")
-            gr.Button("Log out", link="/logout", size="sm", scale=0, min_width=90, elem_id="logout")
+            gr.HTML(LOGOUT_FORM, elem_id="logout", min_width=90, js_on_load=None)
         # Tabs other than Review are hidden until the login says the role; their content
         # arrives only from callbacks that check the role again.
         with gr.Tabs() as tabs:

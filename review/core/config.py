@@ -55,6 +55,9 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="Failures older than this are forgotten.")
     login_pause_minutes: float = Field(
         default=5.0, gt=0, description="How long logins stay refused once a limit is reached.")
+    allowed_origins: str = Field(
+        default="", description="Other origins (comma-separated scheme://host[:port]) whose pages "
+                                "may call the web app with a reviewer's cookie; none by default.")
 
     @field_validator("database_url")
     @classmethod

@@ -73,8 +73,8 @@ def test_logout_through_one_process_ends_the_session_on_both(replicas):
     first, second = replicas
     login = _login(second, "cy", "pw")
     assert login.status_code == 200 and _studies(first, login.cookies).status_code == 200
-    logout = httpx.get(first + "logout", cookies=login.cookies, timeout=30)
-    assert logout.status_code == 302
+    logout = httpx.post(first + "logout", cookies=login.cookies, timeout=30)
+    assert logout.status_code == 303
     assert _studies(first, login.cookies).status_code == 401
     assert _studies(second, login.cookies).status_code == 401
 

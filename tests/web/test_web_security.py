@@ -1,0 +1,141 @@
+"""The web layer's defaults, from the attacker's side: another origin with a reviewer's cookie,
+a raw HTTP client on closed routes, links that try to log people out, framing.
+
+Each test reproduces a finding of the security review against a running ``review serve``.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from review.core.db import session_scope
+from tests.factories import make_reviewer
+from tests.web.conftest import module_database_url, running_server
+from tests.web.studydata import make_blind_study
+
+EVIL = "https://evil.example.com"
+FRIEND = "https://review-portal.example.com"
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory):
+    yield from module_database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def server(database_url):
+    from review.core.db import make_engine
+    from review.core.schema import upgrade_head
+
+    engine = make_engine(database_url)
+    upgrade_head(engine)
+    with session_scope(engine) as session:
+        make_blind_study(session, n_items=3, overlap=2, reviewers=("ana",))
+        make_reviewer(session, "ann", role="analyst")
+    engine.dispose()
+    with running_server(database_url, allowed_origins=FRIEND) as running:
+        yield running
+
+
+@pytest.fixture
+def ana(server):
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        assert http.post("login", data={"username": "ana", "password": "pw"}).status_code == 200
+        yield http
+
+
+def own_origin(server) -> str:
+    return server.url.rstrip("/")
+
+
+def test_another_origin_cannot_use_a_reviewers_cookie(server, ana):
+    """The proof of concept: a page elsewhere fetched the token, leased an item and voted."""
+    for method, path, body in (("GET", "config", None), ("POST", "gradio_api/run/studies", {"data": []}),
+                               ("POST", "gradio_api/run/next_item", {"data": ["blind"]}),
+                               ("POST", "gradio_api/queue/join", {"data": [], "fn_index": 0,
+                                                                  "session_hash": "x"})):
+        response = ana.request(method, path, json=body, headers={"Origin": EVIL})
+        assert response.status_code == 403, path
+        assert "access-control-allow-origin" not in response.headers, path
+        assert "blind" not in response.text and "Candidate" not in response.text
+    preflight = ana.options("gradio_api/run/studies", headers={
+        "Origin": EVIL, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    assert preflight.status_code == 403 and "access-control-allow-origin" not in preflight.headers
+    # A sibling subdomain or another port is another origin too.
+    host = own_origin(server).split("//")[1]
+    for origin in (f"http://sub.{host}", own_origin(server).rsplit(":", 1)[0] + ":1"):
+        assert ana.get("config", headers={"Origin": origin}).status_code == 403, origin
+
+
+def test_the_own_origin_and_allowed_origins_work(server, ana):
+    assert ana.post("gradio_api/run/studies", json={"data": []},
+                    headers={"Origin": own_origin(server)}).json()["data"] == [["blind"]]
+    response = ana.post("gradio_api/run/studies", json={"data": []}, headers={"Origin": FRIEND})
+    assert response.status_code == 200
+
+
+def test_login_csrf_and_logout_by_link_are_refused(server):
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        # A form on another site posting the attacker's credentials (login CSRF).
+        forged = http.post("login", data={"username": "ana", "password": "pw"}, headers={"Origin": EVIL})
+        assert forged.status_code == 403 and not http.cookies
+        assert http.post("login", data={"username": "ana", "password": "pw"},
+                         headers={"Origin": own_origin(server)}).status_code == 200
+        # An <img src=".../logout"> or a link elsewhere: GET does nothing.
+        assert http.get("logout").status_code == 405
+        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 200
+        # A cross-origin form POST to /logout is refused too; the page's own form works.
+        assert http.post("logout", headers={"Origin": EVIL}).status_code == 403
+        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 200
+        assert http.post("logout", headers={"Origin": own_origin(server)}).status_code == 303
+        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 401
+
+
+def test_the_session_cookie_is_lax_and_secure_behind_tls(server):
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        plain = http.post("login", data={"username": "ana", "password": "pw"})
+        cookies = plain.headers.get_list("set-cookie")
+        assert len(cookies) == 1 and "samesite=lax" in cookies[0].lower()
+        assert "samesite=none" not in " ".join(cookies).lower() and "httponly" in cookies[0].lower()
+        tls = http.post("login", data={"username": "ana", "password": "pw"},
+                        headers={"X-Forwarded-Proto": "https"})
+        (cookie,) = tls.headers.get_list("set-cookie")
+        assert "secure" in cookie.lower() and "samesite=lax" in cookie.lower()
+
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "gradio_api/token"), ("GET", "gradio_api/token/"), ("GET", "monitoring"),
+    ("GET", "monitoring/summary"), ("POST", "gradio_api/upload"), ("GET", "gradio_api/upload_progress"),
+])
+def test_closed_routes_answer_404_even_to_a_logged_in_reviewer(ana, method, path):
+    if method == "POST":
+        response = ana.post(path, files={"files": ("big.txt", b"x" * 1024)})
+    else:
+        response = ana.get(path)
+    assert response.status_code == 404
+    assert "token" not in response.json() or response.json().get("token") is None
+
+
+def test_every_response_forbids_framing_and_sniffing(server, ana):
+    for response in (ana.get(""), ana.get("config"), ana.get("config", headers={"Origin": EVIL}),
+                     httpx.get(server.url + "gradio_api/token")):
+        headers = response.headers
+        assert headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "same-origin"
+
+
+def test_a_page_elsewhere_cannot_frame_the_app(server, chromium_browser, tmp_path):
+    """Chromium itself refuses to render the app inside another page's frame."""
+    context = chromium_browser.new_context()
+    page = context.new_page()
+    try:
+        page.set_content(f'<iframe id="f" src="{server.url}" width="800" height="600"></iframe>')
+        page.wait_for_timeout(1500)
+        frame = page.frame_locator("#f")
+        assert frame.locator("text=Login").count() == 0
+    finally:
+        context.close()

@@ -107,6 +107,15 @@ def test_login_and_vote_with_the_keyboard(server, chromium_browser):
         assert _judgment_count(server, "ana") == 1
         expect(page.locator("#progress")).to_contain_text("1 done")
         assert dialogs == []
+        # Log out: the page's own form posts /logout and the login form comes back.
+        page.locator("#logout button").click()
+        expect(page.get_by_label("username")).to_be_visible(timeout=15_000)
+        with session_scope(server.engine) as session:
+            from review.core.models import LoginSession
+
+            ana_id = session.scalar(select(Reviewer.id).where(Reviewer.name == "ana"))
+            assert session.scalar(select(func.count()).select_from(LoginSession)
+                                  .where(LoginSession.reviewer_id == ana_id)) == 0
     finally:
         context.close()
 

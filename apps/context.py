@@ -56,12 +56,16 @@ class AppContext:
 
 
 def user_errors(fn: Callable) -> Callable:
-    """Turn :class:`ReviewError` into ``gr.Error`` (its message reaches the user; nothing else does)."""
+    """Turn :class:`ReviewError` into ``gr.Error`` (its message reaches the user; nothing else
+    does), titled by kind so that :mod:`apps.security` answers API clients with the matching
+    4xx status instead of Gradio's 500."""
+    from apps.security import refusal_title
+
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except ReviewError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            raise gr.Error(str(exc), title=refusal_title(exc), print_exception=False) from None
 
     return wrapper

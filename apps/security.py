@@ -16,6 +16,11 @@ decide:
   ``X-Frame-Options: DENY`` (no framing, so no clickjacking), ``X-Content-Type-Options:
   nosniff``, ``Referrer-Policy: same-origin``.
 
+* **Refusals are 4xx.** Gradio answers every error of an API call with HTTP 500. A refusal of
+  ours (:func:`apps.context.user_errors`) carries a title naming its kind, and the middleware
+  gives the answer that status: 403 not allowed, 404 not found, 400 refused. A real crash
+  stays a 500.
+
 Example::
 
     app.add_middleware(SecurityMiddleware, allowed_origins=["https://review.example.com"])
@@ -36,6 +41,22 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 ]
+
+
+# The title of a refusal -> its HTTP status (see refusal_title).
+REFUSAL_STATUS = {"Not allowed": 403, "Not found": 404, "Refused": 400}
+API_PREFIXES = ("/gradio_api/run/", "/gradio_api/api/", "/gradio_api/call/")
+
+
+def refusal_title(exc: BaseException) -> str:
+    """The title of a refusal, by its kind (the key of :data:`REFUSAL_STATUS`)."""
+    from review.core.errors import NotFound, PermissionDenied
+
+    if isinstance(exc, PermissionDenied):
+        return "Not allowed"
+    if isinstance(exc, NotFound):
+        return "Not found"
+    return "Refused"
 
 
 def parse_origins(value: str | Iterable[str] | None) -> frozenset[str]:
@@ -92,14 +113,38 @@ class SecurityMiddleware:
                                                "its own pages (and REVIEW_ALLOWED_ORIGINS) only"})
             return
 
+        api = path.startswith(API_PREFIXES)
+        held: list[dict] = []
+
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
                 present = {key.lower() for key, _ in message.get("headers", [])}
                 extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
+                if api and message["status"] == 500:
+                    held.append(message)  # read the body before choosing the status
+                    return
+            if held and message["type"] == "http.response.body":
+                held.append(message)
+                if message.get("more_body"):
+                    return
+                start, *bodies = held
+                held.clear()
+                body = b"".join(part.get("body", b"") for part in bodies)
+                await send({**start, "status": _refusal_status(body)})
+                await send({"type": "http.response.body", "body": body})
+                return
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _refusal_status(body: bytes) -> int:
+    try:
+        title = json.loads(body).get("title")
+    except (ValueError, AttributeError):
+        return 500
+    return REFUSAL_STATUS.get(title, 500)
 
 
 async def _reply(send: Any, status: int, body: dict) -> None:

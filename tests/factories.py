@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from review.core.models import Comparison, Generation, Model, Prompt, PromptSet, Reviewer, Study
 from review.auth.passwords import hash_password
 
@@ -34,8 +36,14 @@ def make_generation(session, model, prompt, output="An answer.", params_hash="p0
     return generation
 
 
+@functools.cache
+def _hashed(password: str) -> str:
+    """One hash per password for the whole test run: scrypt is slow on purpose."""
+    return hash_password(password)
+
+
 def make_reviewer(session, name="ana", role="reviewer", password="pw"):
-    reviewer = Reviewer(name=name, role=role, password_hash=hash_password(password))
+    reviewer = Reviewer(name=name, role=role, password_hash=_hashed(password))
     session.add(reviewer)
     session.flush()
     return reviewer

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from review.core.errors import ReviewError
 from review.core.models import NAME_LENGTH, ROLES, Reviewer, Study, StudyReviewer
-from review.auth.passwords import hash_password, verify_password
+from review.auth.passwords import dummy_hash, hash_password, verify_password
 
 
 
@@ -67,14 +67,15 @@ def add_reviewer(*, session: Session, name: str, role: str = "reviewer",
 def authenticate(*, session: Session, name: str, password: str) -> Reviewer | None:
     """The active account with this name and password, or None."""
     reviewer = session.scalar(select(Reviewer).where(Reviewer.name == name))
-    if reviewer is None or not reviewer.active or reviewer.kind != "human":
-        # Spend the same time as a real check so that names cannot be probed by timing.
-        verify_password(password, _DUMMY_HASH)
+    if reviewer is None or not reviewer.active or reviewer.kind != "human" \
+            or not reviewer.password_hash:
+        # Spend the same time as a real check so that names (and accounts that cannot log in,
+        # such as password-less imported raters) cannot be told apart by timing.
+        verify_password(password or "-", dummy_hash())
         return None
     return reviewer if verify_password(password, reviewer.password_hash) else None
 
 
-_DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
 
 def list_accounts(*, session: Session) -> list[AccountSummary]:

@@ -23,6 +23,7 @@ import secrets
 from dataclasses import dataclass
 
 from review.auth.accounts import authenticate
+from review.auth.passwords import hash_password, needs_rehash
 from review.auth.sessions import create_login_session, delete_expired_sessions
 from review.auth.throttle import (
     ThrottlePolicy,
@@ -78,12 +79,18 @@ def log_in(*, database: Database, name: str, password: str, address: str) -> Log
     with database.session() as session:
         reviewer = authenticate(session=session, name=name, password=password)
         reviewer_id = reviewer.id if reviewer is not None else None
+        stale = reviewer is not None and needs_rehash(reviewer.password_hash)
+    # A hash made under older parameters is replaced at the next login (computed here, outside
+    # any transaction: it is slow on purpose).
+    fresh_hash = hash_password(password) if stale else None
     with database.session(write=True) as session:
         if reviewer_id is None:
             attempt_failed(session=session, limits=limits, counted_early=early, policy=policy)
             return LoginResult()
         attempt_succeeded(session=session, keys=list(limits))
         reviewer = session.get(Reviewer, reviewer_id)
+        if fresh_hash is not None:
+            reviewer.password_hash = fresh_hash
         token = create_login_session(session=session, reviewer=reviewer,
                                      hours=database.settings.session_hours)
         if secrets.randbelow(CLEANUP_EVERY) == 0:

@@ -21,6 +21,8 @@ Example::
 
 from __future__ import annotations
 
+import math
+
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -57,7 +59,8 @@ def _validate(choice: str, strength: int | None, rationale: str | None,
         raise InvalidVote(f"unknown choice {choice!r}: expected one of {', '.join(CHOICES)}")
     if strength is not None:
         if isinstance(strength, bool) or not isinstance(strength, int | float) \
-                or int(strength) != strength or int(strength) not in STRENGTHS:
+                or not math.isfinite(strength) or int(strength) != strength \
+                or int(strength) not in STRENGTHS:
             raise InvalidVote("strength must be 1 (slightly), 2 (clearly) or 3 (much better)")
         strength = int(strength)
         if choice not in ("left", "right"):
@@ -71,9 +74,9 @@ def _validate(choice: str, strength: int | None, rationale: str | None,
     if seconds is not None:
         try:
             seconds = float(seconds)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InvalidVote("seconds must be a number") from None
-        if not 0 <= seconds <= MAX_SECONDS:
+        if not math.isfinite(seconds) or not 0 <= seconds <= MAX_SECONDS:
             raise InvalidVote("seconds out of range")
     return choice, strength, rationale, seconds
 

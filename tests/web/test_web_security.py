@@ -139,3 +139,72 @@ def test_a_page_elsewhere_cannot_frame_the_app(server, chromium_browser, tmp_pat
         assert frame.locator("text=Login").count() == 0
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_numbers_are_refused_with_a_clear_message(server, ana, raw):
+    item = ana.post("gradio_api/run/next_item", json={"data": ["blind"]}).json()["data"][0]
+    body = '{"data": ["%s", "left", %s, null, null]}' % (item["assignment_id"], raw)
+    response = ana.post("gradio_api/run/vote", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and "Traceback" not in response.text
+    assert "strength must be 1 (slightly), 2 (clearly) or 3 (much better)" in response.text
+    with session_scope(server.engine) as session:
+        from sqlalchemy import func, select
+
+        from review.core.models import Judgment
+
+        assert session.scalar(select(func.count(Judgment.id))) == 0
+
+
+def test_an_account_without_a_password_answers_as_slowly_as_any(server):
+    """An imported rater has no password: refusing it must cost a real password check."""
+    import time
+
+    from review.auth.accounts import authenticate
+    from review.core.models import Reviewer
+
+    with session_scope(server.engine) as session:
+        session.add(Reviewer(name="gpt-4-judge", password_hash=None, active=True))
+    timings = {}
+    for name in ("gpt-4-judge", "no-such-account", "ana"):
+        spent = []
+        for _ in range(3):
+            with session_scope(server.engine) as session:
+                started = time.perf_counter()
+                assert authenticate(session=session, name=name, password="wrong") is None
+                spent.append(time.perf_counter() - started)
+        timings[name] = sorted(spent)[1]
+    slowest, fastest = max(timings.values()), min(timings.values())
+    assert fastest > 0.5 * slowest, timings
+
+
+def test_old_password_hashes_are_upgraded_at_login(server):
+    import base64
+    import hashlib
+    import secrets
+
+    from sqlalchemy import select
+
+    from review.core.models import Reviewer
+
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(b"old-pw", salt=salt, n=2**14, r=8, p=1, dklen=32)
+    old = f"scrypt${2**14}$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    with session_scope(server.engine) as session:
+        session.add(Reviewer(name="veteran", password_hash=old))
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        assert http.post("login", data={"username": "veteran", "password": "old-pw"}).status_code == 200
+    with session_scope(server.engine) as session:
+        stored = session.scalar(select(Reviewer.password_hash).where(Reviewer.name == "veteran"))
+    assert stored != old and stored.startswith(f"scrypt${2**14}$8$5$")
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        assert http.post("login", data={"username": "veteran", "password": "old-pw"}).status_code == 200
+
+
+def test_refusals_are_4xx_and_say_why(server, ana):
+    unknown = ana.post("gradio_api/run/vote", json={"data": ["no-such-id", "left", None, None, None]})
+    assert unknown.status_code == 404 and unknown.json()["error"]
+    not_mine = ana.post("gradio_api/run/study_progress", json={"data": []})
+    assert not_mine.status_code == 403 and "analyst" in not_mine.json()["error"]
+    bad = ana.post("gradio_api/run/vote", json={"data": ["x", "sideways", None, None, None]})
+    assert bad.status_code in (400, 404)

@@ -3,6 +3,8 @@
 Formats (:data:`FORMATS`):
 
 ``jsonl`` / ``csv`` / ``parquet``
+    (In CSV a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+    gets a leading ``'``, so that no spreadsheet runs it as a formula: :func:`neutralise_cell`.)
     One row per judgment, gold (attention-check) judgments included, in judgment order, with
     the columns of :data:`EXPORT_COLUMNS`:
 
@@ -225,6 +227,26 @@ def _write_jsonl(rows, out: BinaryIO) -> int:  # noqa: ANN001 - iterable of dict
     return count
 
 
+# A cell a spreadsheet would read as a formula starts with one of these (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, made inert by a leading ``'``
+    (OWASP's CSV injection rule); anything else unchanged. CSV only: JSONL and Parquet keep
+    the exact text.
+
+    Example:
+        >>> neutralise_cell("=HYPERLINK(A1)"), neutralise_cell("fine"), neutralise_cell(None)
+        ("'=HYPERLINK(A1)", 'fine', None)
+        >>> neutralise_cell("-1 point"), neutralise_cell("@SUM(A1)")
+        ("'-1 point", "'@SUM(A1)")
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def check_format(fmt: str) -> str:
     """``fmt`` if it is one of :data:`FORMATS`; a clear error otherwise."""
     if fmt not in FORMATS:
@@ -264,7 +286,11 @@ def write_export(*, session: Session, study: Study, fmt: str, out: BinaryIO) -> 
     if fmt == "csv":
         text = io.TextIOWrapper(out, encoding="utf-8", newline="")
         try:
-            frame.assign(created_at=[_iso(r["created_at"]) for r in records]).to_csv(text, index=False)
+            table = frame.assign(created_at=[_iso(r["created_at"]) for r in records])
+            for column in table.columns:
+                if table[column].dtype == object:
+                    table[column] = table[column].map(neutralise_cell)
+            table.to_csv(text, index=False)
         finally:
             text.flush()
             text.detach()

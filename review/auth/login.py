@@ -5,9 +5,14 @@ while a limit is reached, check the password, count the failure or clear the cou
 start a session. Everything it remembers is in the database, so any ``review serve``
 process accepts the session and all processes share one throttle.
 
-The limits: ``Settings.login_failures_per_name`` per account name and
-``login_failures_per_address`` per client address within ``login_window_minutes``; at a
-limit, logins under it pause for ``login_pause_minutes``.
+The limits, within ``login_window_minutes``; at a limit, logins under it pause for
+``login_pause_minutes``:
+
+* ``login_failures_per_name`` (5) per account *and client address*: guessing from one place
+  locks the account there only, so a stranger cannot lock a reviewer out of her own machine;
+* ``login_failures_per_account`` (50) per account from anywhere: a bound on guessing spread
+  over many addresses;
+* ``login_failures_per_address`` (20) per client address, whatever the names tried.
 
 Example::
 
@@ -51,7 +56,8 @@ class LoginResult:
 def login_limits(database: Database, name: str, address: str) -> dict[str, int]:
     """The throttle keys of one attempt and the failures each may have in the window."""
     settings = database.settings
-    return {throttle_key("name", name): settings.login_failures_per_name,
+    return {throttle_key("pair", f"{name}@{address}"): settings.login_failures_per_name,
+            throttle_key("name", name): settings.login_failures_per_account,
             throttle_key("address", address): settings.login_failures_per_address}
 
 
@@ -71,7 +77,8 @@ def log_in(*, database: Database, name: str, password: str, address: str) -> Log
     name = (name or "").strip()
     policy = ThrottlePolicy.from_settings(database.settings)
     limits = login_limits(database, name, address)
-    early = frozenset({throttle_key("name", name)})
+    early = frozenset(limits)
+    own = frozenset(key for key in limits if not key.startswith("address:"))
     with database.session(write=True) as session:
         wait = begin_attempt(session=session, limits=limits, counted_early=early, policy=policy)
     if wait is not None:
@@ -87,7 +94,7 @@ def log_in(*, database: Database, name: str, password: str, address: str) -> Log
         if reviewer_id is None:
             attempt_failed(session=session, limits=limits, counted_early=early, policy=policy)
             return LoginResult()
-        attempt_succeeded(session=session, keys=list(limits))
+        attempt_succeeded(session=session, limits=limits, cleared=own, counted_early=early)
         reviewer = session.get(Reviewer, reviewer_id)
         if fresh_hash is not None:
             reviewer.password_hash = fresh_hash

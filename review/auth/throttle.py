@@ -1,15 +1,14 @@
 """Limits on failed logins, kept in the database so that every server process shares them.
 
-Failures are counted per key (``name:<account>``, ``address:<client>``), each key with its
+Failures are counted per key (see :func:`review.auth.login.login_limits`), each key with its
 own limit. Once a key reaches its limit within the window, every login under it is refused
 for the pause, even with the right password, so a password cannot be guessed faster than
 the limits allow, however many ``review serve`` processes share the database.
 
-An attempt under the keys named ``counted_early`` is counted as a failure when it *starts*
-and forgiven when it succeeds, so parallel guesses cannot slip past the limit while the
-(slow) password checks run; other keys (the client address) count it only when it fails,
-so that many reviewers behind one address can log in at the same moment. A successful
-login clears its keys.
+Attempts are counted when they *start* (``counted_early``: all keys of a login), so parallel
+guesses cannot slip past a limit while the slow password checks run: once a key holds as
+many failures and attempts in flight as its limit, further attempts wait. Only a real
+failure pauses a key; a success forgives its attempt, and clears the account's own keys.
 
 The window is fixed: it starts with a key's first failure and lasts ``window``; its count
 starts again after that. Each key's row is locked while it is counted (PostgreSQL:
@@ -72,13 +71,11 @@ def _locked_rows(session: Session, keys: list[str]) -> dict[str, LoginThrottle]:
     return {row.key: row for row in session.scalars(query)}
 
 
-def _count_failure(row: LoginThrottle, limit: int, policy: ThrottlePolicy, now: datetime) -> None:
+def _in_window(row: LoginThrottle, policy: ThrottlePolicy, now: datetime) -> int:
+    """The row's count within its window (0 once the window is over)."""
     if row.window_started_at is None or now - row.window_started_at >= policy.window:
         row.failures, row.window_started_at = 0, now
-    row.failures += 1
-    if row.failures >= limit:
-        row.blocked_until = now + policy.pause
-        row.failures, row.window_started_at = 0, None
+    return row.failures
 
 
 def begin_attempt(*, session: Session, limits: Mapping[str, int], policy: ThrottlePolicy,
@@ -86,41 +83,57 @@ def begin_attempt(*, session: Session, limits: Mapping[str, int], policy: Thrott
                   now: datetime | None = None) -> float | None:
     """Start a login attempt under ``limits`` (key -> most failures allowed in the window).
 
-    Returns the seconds left when any key is paused (the attempt is refused and not
-    counted); otherwise None, after counting the attempt as a failure under the keys in
-    ``counted_early`` (until :func:`attempt_succeeded` forgives it).
+    Returns the seconds to wait when any key is paused, or when an early-counted key already
+    holds as many failures and attempts in flight as its limit (the attempt is refused and not
+    counted); otherwise None, after counting the attempt under the keys in ``counted_early``
+    (until :func:`attempt_succeeded` forgives it or :func:`attempt_failed` keeps it).
     """
     now = now or utcnow()
     rows = _locked_rows(session, list(limits))
     waits = [(row.blocked_until - now).total_seconds() for row in rows.values()
              if row.blocked_until is not None and row.blocked_until > now]
+    early = counted_early & set(limits)
+    for key in early:
+        if _in_window(rows[key], policy, now) >= limits[key]:
+            waits.append(max(1.0, (rows[key].window_started_at + policy.window - now).total_seconds()))
     if waits:
         return max(waits)
-    for key in counted_early & set(limits):
-        _count_failure(rows[key], limits[key], policy, now)
+    for key in early:
+        rows[key].failures += 1
     session.flush()
     return None
 
 
 def attempt_failed(*, session: Session, limits: Mapping[str, int], policy: ThrottlePolicy,
                    counted_early: frozenset[str] = frozenset(), now: datetime | None = None) -> None:
-    """The attempt failed: count it under the keys :func:`begin_attempt` did not count yet."""
+    """The attempt failed: count it under the keys :func:`begin_attempt` did not count yet, and
+    pause every key whose count reached its limit."""
     now = now or utcnow()
-    later = [key for key in limits if key not in counted_early]
-    rows = _locked_rows(session, later) if later else {}
-    for key in later:
-        _count_failure(rows[key], limits[key], policy, now)
+    rows = _locked_rows(session, list(limits))
+    for key, row in rows.items():
+        if key not in counted_early:
+            _in_window(row, policy, now)
+            row.failures += 1
+        if row.failures >= limits[key]:
+            row.blocked_until = now + policy.pause
+            row.failures, row.window_started_at = 0, None
     session.flush()
 
 
-def attempt_succeeded(*, session: Session, keys: list[str]) -> None:
-    """The attempt succeeded: forget the keys' failures and pauses.
+def attempt_succeeded(*, session: Session, limits: Mapping[str, int],
+                      cleared: frozenset[str], counted_early: frozenset[str] = frozenset()) -> None:
+    """The attempt succeeded: keys in ``cleared`` (the account's own) forget their failures and
+    pauses; the other early-counted keys (the address) only forgive this attempt, so that a
+    guesser cannot wipe an address's count by signing into an account of their own.
 
     Rows are reset, not deleted, and locked in key order like everywhere else: a concurrent
     attempt that has just created its row never finds it gone.
     """
-    for row in _locked_rows(session, keys).values():
-        row.failures, row.window_started_at, row.blocked_until = 0, None, None
+    for key, row in _locked_rows(session, list(limits)).items():
+        if key in cleared:
+            row.failures, row.window_started_at, row.blocked_until = 0, None, None
+        elif key in counted_early and row.failures > 0:
+            row.failures -= 1
     session.flush()
 
 

@@ -48,7 +48,9 @@ class Settings(BaseSettings):
                                  description="An item handed to a reviewer returns to the pool after this long.")
     session_hours: float = Field(default=12.0, gt=0, description="A login lasts this long.")
     login_failures_per_name: int = Field(
-        default=5, ge=1, description="Failed logins to one account name before it pauses.")
+        default=5, ge=1, description="Failed logins to one account from one address before they pause.")
+    login_failures_per_account: int = Field(
+        default=50, ge=1, description="Failed logins to one account from anywhere before it pauses.")
     login_failures_per_address: int = Field(
         default=20, ge=1, description="Failed logins from one client address before it pauses.")
     login_window_minutes: float = Field(

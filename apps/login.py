@@ -24,6 +24,7 @@ still holds.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
@@ -83,8 +84,36 @@ class ReviewServerApp(App):
         """Our security defaults outermost, in front of Gradio's middleware (CORS included)."""
         from apps.security import SecurityMiddleware
 
+        from gradio.utils import get_upload_folder
+
         return SecurityMiddleware(super().build_middleware_stack(),
-                                  allowed_origins=self.review_context.settings.allowed_origins)
+                                  allowed_origins=self.review_context.settings.allowed_origins,
+                                  may_download=self.may_download,
+                                  download_root=Path(get_upload_folder()))
+
+    def may_download(self, cookie_header: str) -> bool:
+        """Whether the session in these cookies is an account allowed to read results."""
+        from http.cookies import SimpleCookie
+
+        from sqlalchemy import select
+
+        from review.auth.permissions import may
+        from review.core.models import Reviewer
+
+        cookies = SimpleCookie()
+        try:
+            cookies.load(cookie_header)
+        except Exception:  # noqa: BLE001 - a malformed header is no session
+            return False
+        for name in (f"access-token-{self.cookie_id}", f"access-token-unsecure-{self.cookie_id}"):
+            if name in cookies:
+                account = self.tokens.get(cookies[name].value)
+                if account is None:
+                    continue
+                with self.review_context.session() as session:
+                    role = session.scalar(select(Reviewer.role).where(Reviewer.name == account))
+                return role is not None and may(role, "view_results")
+        return False
 
 
 def make_server_app(ctx: AppContext) -> ReviewServerApp:

@@ -16,6 +16,9 @@ decide:
   ``X-Frame-Options: DENY`` (no framing, so no clickjacking), ``X-Content-Type-Options:
   nosniff``, ``Referrer-Policy: same-origin``.
 
+* **Downloads** (``/gradio_api/file=...``: the reports and exports the dashboard builds)
+  are served only to a signed-in analyst or admin, and the file is deleted once it has been
+  sent: a link that travels (to a reviewer, into a log) leads nowhere.
 * **Refusals are 4xx.** Gradio answers every error of an API call with HTTP 500. A refusal of
   ours (:func:`apps.context.user_errors`) carries a title naming its kind, and the middleware
   gives the answer that status: 403 not allowed, 404 not found, 400 refused. A real crash
@@ -29,9 +32,10 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 CLOSED_PREFIXES = ("/gradio_api/token", "/gradio_api/upload", "/gradio_api/upload_progress",
                    "/monitoring", "/gradio_api/monitoring")
@@ -82,12 +86,21 @@ def _header(scope: dict, name: bytes) -> str | None:
     return None
 
 
-class SecurityMiddleware:
-    """See the module docstring."""
+FILE_PREFIX = "/gradio_api/file="
+DOWNLOAD_ACTION = "view_results"
 
-    def __init__(self, app: Any, allowed_origins: Iterable[str] = ()) -> None:
+
+class SecurityMiddleware:
+    """See the module docstring. ``may_download(cookie_header) -> bool`` says whether the
+    request's session belongs to an account that may download results (None: nobody may)."""
+
+    def __init__(self, app: Any, allowed_origins: Iterable[str] = (),
+                 may_download: Callable[[str], bool] | None = None,
+                 download_root: Path | None = None) -> None:
         self.app = app
         self.allowed = parse_origins(allowed_origins)
+        self.may_download = may_download
+        self.download_root = download_root
 
     def origin_allowed(self, scope: dict) -> bool:
         origin = _header(scope, b"origin")
@@ -113,6 +126,9 @@ class SecurityMiddleware:
                                                "its own pages (and REVIEW_ALLOWED_ORIGINS) only"})
             return
 
+        if path.startswith(FILE_PREFIX):
+            await self._download(scope, receive, send)
+            return
         api = path.startswith(API_PREFIXES)
         held: list[dict] = []
 
@@ -137,6 +153,44 @@ class SecurityMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+    async def _download(self, scope: dict, receive: Any, send: Any) -> None:
+        import anyio
+
+        cookies = _header(scope, b"cookie") or ""
+        allowed = self.may_download is not None and await anyio.to_thread.run_sync(
+            self.may_download, cookies)
+        target = self._file(scope)
+        if not allowed or target is None:
+            await _reply(send, 404, {"detail": "Not Found"})
+            return
+        status: list[int] = []
+
+        async def send_then_remove(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+                present = {key.lower() for key, _ in message.get("headers", [])}
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  *[(k, v) for k, v in SECURITY_HEADERS if k not in present]]}
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body") \
+                    and status and status[0] == 200 and scope.get("method") == "GET":
+                target.unlink(missing_ok=True)
+
+        await self.app(scope, receive, send_then_remove)
+
+    def _file(self, scope: dict) -> Path | None:
+        """The requested file when it lies in the download folder (else None)."""
+        if self.download_root is None:
+            return None
+        raw = unquote(scope.get("path", "")[len(FILE_PREFIX):])
+        try:
+            target = Path(raw).resolve()
+            target.relative_to(self.download_root.resolve())
+        except (ValueError, OSError):
+            return None
+        return target
 
 
 def _refusal_status(body: bytes) -> int:

@@ -208,3 +208,24 @@ def test_refusals_are_4xx_and_say_why(server, ana):
     assert not_mine.status_code == 403 and "analyst" in not_mine.json()["error"]
     bad = ana.post("gradio_api/run/vote", json={"data": ["x", "sideways", None, None, None]})
     assert bad.status_code in (400, 404)
+
+
+def test_downloads_only_for_analysts_and_only_once(server, ana):
+    with httpx.Client(base_url=server.url, timeout=60) as ann:
+        assert ann.post("login", data={"username": "ann", "password": "pw"}).status_code == 200
+        built = ann.post("gradio_api/run/dashboard_export", json={"data": ["blind", "csv"]})
+        assert built.status_code == 200, built.text
+        url = built.json()["data"][0]["value"]["url"]
+        path = "gradio_api/file=" + url.split("gradio_api/file=")[1]
+        # The link in a reviewer's hands, or nobody's: nothing.
+        assert ana.get(path).status_code == 404
+        assert httpx.get(server.url + path).status_code in (401, 404)
+        first = ann.get(path)
+        assert first.status_code == 200 and "model_left" in first.text
+        # Removed once sent: the same link leads nowhere, for the analyst too.
+        assert ann.get(path).status_code in (403, 404)
+        from pathlib import Path
+
+        assert not Path(path.split("file=")[1]).exists()
+        # Other files of the server's temporary folder are never reachable through it.
+        assert ann.get("gradio_api/file=/etc/passwd").status_code == 404

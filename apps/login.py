@@ -89,31 +89,38 @@ class ReviewServerApp(App):
         return SecurityMiddleware(super().build_middleware_stack(),
                                   allowed_origins=self.review_context.settings.allowed_origins,
                                   may_download=self.may_download,
-                                  download_root=Path(get_upload_folder()))
+                                  download_root=Path(get_upload_folder()),
+                                  account_of=self.account_of)
 
-    def may_download(self, cookie_header: str) -> bool:
-        """Whether the session in these cookies is an account allowed to read results."""
+    def account_of(self, cookie_header: str) -> str | None:
+        """The account whose session is in these cookies, or None."""
         from http.cookies import SimpleCookie
-
-        from sqlalchemy import select
-
-        from review.auth.permissions import may
-        from review.core.models import Reviewer
 
         cookies = SimpleCookie()
         try:
             cookies.load(cookie_header)
         except Exception:  # noqa: BLE001 - a malformed header is no session
-            return False
+            return None
         for name in (f"access-token-{self.cookie_id}", f"access-token-unsecure-{self.cookie_id}"):
             if name in cookies:
                 account = self.tokens.get(cookies[name].value)
-                if account is None:
-                    continue
-                with self.review_context.session() as session:
-                    role = session.scalar(select(Reviewer.role).where(Reviewer.name == account))
-                return role is not None and may(role, "view_results")
-        return False
+                if account is not None:
+                    return account
+        return None
+
+    def may_download(self, cookie_header: str) -> bool:
+        """Whether the session in these cookies is an account allowed to read results."""
+        from sqlalchemy import select
+
+        from review.auth.permissions import may
+        from review.core.models import Reviewer
+
+        account = self.account_of(cookie_header)
+        if account is None:
+            return False
+        with self.review_context.session() as session:
+            role = session.scalar(select(Reviewer.role).where(Reviewer.name == account))
+        return role is not None and may(role, "view_results")
 
 
 def make_server_app(ctx: AppContext) -> ReviewServerApp:

@@ -19,6 +19,10 @@ decide:
 * **Downloads** (``/gradio_api/file=...``: the reports and exports the dashboard builds)
   are served only to a signed-in analyst or admin, and the file is deleted once it has been
   sent: a link that travels (to a reviewer, into a log) leads nowhere.
+* **Event streams belong to their session.** Gradio streams an event's results to whoever
+  asks ``/gradio_api/queue/data`` with its ``session_hash``. The middleware remembers which
+  account joined the queue under each hash (in this process, where the stream lives) and
+  answers 404 to anybody else.
 * **Refusals are 4xx.** Gradio answers every error of an API call with HTTP 500. A refusal of
   ours (:func:`apps.context.user_errors`) carries a title naming its kind, and the middleware
   gives the answer that status: 403 not allowed, 404 not found, 400 refused. A real crash
@@ -32,10 +36,11 @@ Example::
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 CLOSED_PREFIXES = ("/gradio_api/token", "/gradio_api/upload", "/gradio_api/upload_progress",
                    "/monitoring", "/gradio_api/monitoring")
@@ -87,6 +92,8 @@ def _header(scope: dict, name: bytes) -> str | None:
 
 
 FILE_PREFIX = "/gradio_api/file="
+QUEUE_JOIN, QUEUE_DATA = "/gradio_api/queue/join", "/gradio_api/queue/data"
+MAX_STREAMS = 100_000
 DOWNLOAD_ACTION = "view_results"
 
 
@@ -96,11 +103,14 @@ class SecurityMiddleware:
 
     def __init__(self, app: Any, allowed_origins: Iterable[str] = (),
                  may_download: Callable[[str], bool] | None = None,
-                 download_root: Path | None = None) -> None:
+                 download_root: Path | None = None,
+                 account_of: Callable[[str], str | None] | None = None) -> None:
         self.app = app
         self.allowed = parse_origins(allowed_origins)
         self.may_download = may_download
         self.download_root = download_root
+        self.account_of = account_of
+        self.stream_owners: OrderedDict[str, str | None] = OrderedDict()
 
     def origin_allowed(self, scope: dict) -> bool:
         origin = _header(scope, b"origin")
@@ -129,6 +139,11 @@ class SecurityMiddleware:
         if path.startswith(FILE_PREFIX):
             await self._download(scope, receive, send)
             return
+        if self.account_of is not None and path == QUEUE_JOIN and scope.get("method") == "POST":
+            receive = await self._remember_owner(scope, receive)
+        if self.account_of is not None and path == QUEUE_DATA and not await self._owns_stream(scope):
+            await _reply(send, 404, {"detail": "Not Found"})
+            return
         api = path.startswith(API_PREFIXES)
         held: list[dict] = []
 
@@ -154,6 +169,49 @@ class SecurityMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
+
+    async def _account(self, scope: dict) -> str | None:
+        import anyio
+
+        return await anyio.to_thread.run_sync(self.account_of, _header(scope, b"cookie") or "")
+
+    async def _remember_owner(self, scope: dict, receive: Any) -> Any:
+        """Read the join request's body, note its session hash's account, replay the body."""
+        messages, body = [], b""
+        while True:
+            message = await receive()
+            messages.append(message)
+            body += message.get("body", b"")
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        try:
+            session_hash = json.loads(body).get("session_hash")
+        except (ValueError, AttributeError):
+            session_hash = None
+        if isinstance(session_hash, str):
+            owner = await self._account(scope)
+            known = self.stream_owners.get(session_hash, owner)
+            # The first account to join under a hash owns it.
+            self.stream_owners[session_hash] = known
+            self.stream_owners.move_to_end(session_hash)
+            while len(self.stream_owners) > MAX_STREAMS:
+                self.stream_owners.popitem(last=False)
+        replay = iter(messages)
+
+        async def replayed() -> dict:
+            try:
+                return next(replay)
+            except StopIteration:
+                return await receive()
+
+        return replayed
+
+    async def _owns_stream(self, scope: dict) -> bool:
+        query = parse_qs((scope.get("query_string") or b"").decode("latin-1"))
+        session_hash = (query.get("session_hash") or [""])[0]
+        if session_hash not in self.stream_owners:
+            return False
+        return self.stream_owners[session_hash] == await self._account(scope)
 
     async def _download(self, scope: dict, receive: Any, send: Any) -> None:
         import anyio

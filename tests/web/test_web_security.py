@@ -229,3 +229,33 @@ def test_downloads_only_for_analysts_and_only_once(server, ana):
         assert not Path(path.split("file=")[1]).exists()
         # Other files of the server's temporary folder are never reachable through it.
         assert ann.get("gradio_api/file=/etc/passwd").status_code == 404
+
+
+def test_another_sessions_event_stream_cannot_be_read(server, ana):
+    """Gradio streams results to whoever asks with the session hash; only its owner may."""
+    import json
+    import uuid
+
+    config = ana.get("config").json()
+    fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "next_item")
+    session_hash = uuid.uuid4().hex
+    joined = ana.post("gradio_api/queue/join", json={
+        "data": ["blind"], "fn_index": fn_index, "session_hash": session_hash, "event_data": None,
+        "trigger_id": None})
+    assert joined.status_code == 200, joined.text
+    with httpx.Client(base_url=server.url, timeout=30) as ann:
+        assert ann.post("login", data={"username": "ann", "password": "pw"}).status_code == 200
+        stolen = ann.get("gradio_api/queue/data", params={"session_hash": session_hash})
+        assert stolen.status_code == 404 and "assignment" not in stolen.text
+        unknown = ann.get("gradio_api/queue/data", params={"session_hash": uuid.uuid4().hex})
+        assert unknown.status_code == 404
+    with ana.stream("GET", "gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
+        assert stream.status_code == 200
+        done = None
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed":
+                    done = message
+                    break
+    assert done is not None and done["success"] is True

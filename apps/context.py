@@ -58,13 +58,17 @@ class AppContext:
 def user_errors(fn: Callable) -> Callable:
     """Turn :class:`ReviewError` into ``gr.Error`` (its message reaches the user; nothing else
     does), titled by kind so that :mod:`apps.security` answers API clients with the matching
-    4xx status instead of Gradio's 500."""
+    4xx status instead of Gradio's 500; run the callback again while the database restarts
+    (:func:`review.core.db.retry_on_disconnect`)."""
     from apps.security import refusal_title
+    from review.core.db import retry_on_disconnect
+
+    again = retry_on_disconnect(fn)
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return again(*args, **kwargs)
         except ReviewError as exc:
             raise gr.Error(str(exc), title=refusal_title(exc), print_exception=False) from None
 

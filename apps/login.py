@@ -52,10 +52,17 @@ class DatabaseTokens:
     def get(self, token: str | None, default: Any = None) -> str | None:
         from review.auth.sessions import account_for_token
 
+        from review.core.db import retry_on_disconnect
+
         if not token:
             return default
-        with self._ctx.session() as session:
-            name = account_for_token(session=session, token=token)
+
+        @retry_on_disconnect
+        def lookup() -> str | None:
+            with self._ctx.session() as session:
+                return account_for_token(session=session, token=token)
+
+        name = lookup()
         return default if name is None else name
 
     def __getitem__(self, token: str) -> str:
@@ -134,12 +141,13 @@ def make_server_app(ctx: AppContext) -> ReviewServerApp:
         import anyio
 
         from review.auth.login import log_in, refusal_message
+        from review.core.db import retry_on_disconnect
 
         address = request.client.host if request.client else "unknown"
         # scrypt is slow on purpose: off the event loop.
-        result = await anyio.to_thread.run_sync(
+        result = await anyio.to_thread.run_sync(retry_on_disconnect(
             lambda: log_in(database=ctx.database, name=form_data.username,
-                           password=form_data.password, address=address))
+                           password=form_data.password, address=address)))
         if result.retry_after_s is not None:
             raise HTTPException(status_code=429, detail=refusal_message(result.retry_after_s),
                                 headers={"Retry-After": str(math.ceil(result.retry_after_s))})

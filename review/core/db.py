@@ -230,3 +230,28 @@ def insert_unless_present(session: Session, model: type, values: dict, *,
         session.add(model(**values))
         return
     session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=unique))
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database going away (a restart, a dropped connection), after
+    which the same transaction can simply be run again."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(exc.orig, psycopg.OperationalError)
+
+
+def retry_on_disconnect(fn):  # noqa: ANN001, ANN201 - a decorator
+    """Run ``fn`` again while the database is away, for up to 15 s (waits of 0.1 s doubling to
+    2 s): a PostgreSQL restart then costs a short delay, not an error. Only for work that is
+    safe to repeat (every service of the web app is: a vote sent twice is stored once, a lease
+    asked twice is the same lease)."""
+    from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
+
+    return retry(retry=retry_if_exception(is_disconnect), stop=stop_after_delay(15),
+                 wait=wait_exponential(multiplier=0.1, max=2), reraise=True)(fn)

@@ -26,6 +26,7 @@ def test_votes_survive_killed_database_connections(database_url, engine):
         make_blind_study(session, n_items=40, overlap=3, reviewers=REVIEWERS)
     statuses: list[int] = []
     acknowledged: list[str] = []
+    endings: list = []
     stop = threading.Event()
     with running_server(database_url) as server:
         def review(name: str) -> None:
@@ -36,6 +37,7 @@ def test_votes_survive_killed_database_connections(database_url, engine):
                     statuses.append(response.status_code)
                     item = response.json()["data"][0] if response.status_code == 200 else None
                     if not item or not item.get("assignment_id"):
+                        endings.append(item)
                         return
                     vote = http.post("gradio_api/run/vote",
                                      json={"data": [item["assignment_id"], "left", None, None, None]})
@@ -49,16 +51,24 @@ def test_votes_survive_killed_database_connections(database_url, engine):
         admin = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1)
                               if database_url.startswith("postgresql://") else database_url)
         killed = 0
+
+        def wait_for_votes(count: int) -> None:
+            deadline = time.monotonic() + 120
+            while len(acknowledged) < count and time.monotonic() < deadline:
+                time.sleep(0.05)
+
         try:
+            wait_for_votes(len(REVIEWERS))  # everybody signed in and voting
             for _ in range(4):
                 time.sleep(0.4)
                 with admin.connect() as connection:
                     killed += connection.execute(text(
                         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                         "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+            before = len(acknowledged)
+            wait_for_votes(before + 10)  # and voting goes on afterwards
         finally:
             admin.dispose()
-            time.sleep(0.5)
             stop.set()
             for thread in threads:
                 thread.join(timeout=120)
@@ -67,4 +77,4 @@ def test_votes_survive_killed_database_connections(database_url, engine):
     with session_scope(engine) as session:
         stored = session.scalar(select(func.count(Judgment.id)))
         distinct = session.scalar(select(func.count(func.distinct(Judgment.assignment_id))))
-    assert stored == distinct >= len(set(acknowledged)) > 0
+    assert stored == distinct >= len(set(acknowledged)) > 0, endings

@@ -259,3 +259,19 @@ def test_another_sessions_event_stream_cannot_be_read(server, ana):
                     done = message
                     break
     assert done is not None and done["success"] is True
+
+
+def test_a_deactivated_account_loses_every_route_at_once(server):
+    from sqlalchemy import select
+
+    from review.core.models import Reviewer
+
+    with session_scope(server.engine) as session:
+        make_reviewer(session, "temp")
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        assert http.post("login", data={"username": "temp", "password": "pw"}).status_code == 200
+        assert http.get("config").status_code == 200
+        with session_scope(server.engine) as session:
+            session.scalar(select(Reviewer).where(Reviewer.name == "temp")).active = False
+        assert http.get("config").status_code == 401
+        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 401

@@ -13,6 +13,7 @@ from typing import Any
 from review.reporting.formatters import (
     CHECK_MARKS,
     check_line,
+    identifiability_facts,
     interval_name,
     judge_facts,
     num,
@@ -172,6 +173,7 @@ def bias_facts(data: dict[str, Any]) -> str:
         rows.append(("Length-controlled win rate",
                      f"{pct(controlled['estimate'])} <span class=\"dash-muted\">"
                      f"[{pct(controlled['ci_low'])}, {pct(controlled['ci_high'])}]</span>"))
+    rows += [(_e(label), _e(value)) for label, value in identifiability_facts(analysis)]
     return _facts(rows)
 
 

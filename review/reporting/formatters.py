@@ -108,6 +108,21 @@ def judge_facts(result: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def identifiability_facts(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """Whether the answers give the models away, as (label, text) rows; empty without texts."""
+    found = result.get("identifiability")
+    if not found:
+        return []
+    verdict = ("FLAGGED: reviewers can tell the models apart, so the study is not blind in "
+               "practice" if found["flagged"] else "not flagged")
+    rows = [("Models told apart from text alone",
+             f"{pct(found['accuracy'])} of answers (length alone {pct(found['length_only_accuracy'])}; "
+             f"50% is chance): {verdict}")]
+    if found["flagged"] and found["phrases"]:
+        rows.append(("Telling phrases", "; ".join(found["phrases"][:4])))
+    return rows
+
+
 def format_analysis(result: dict[str, Any]) -> str:
     """A human-readable summary of an analysis document."""
     lines = []
@@ -157,6 +172,8 @@ def format_analysis(result: dict[str, Any]) -> str:
     bias = result.get("position_bias") or {}
     lines.append(f"Position   left chosen in {_padded_pct(bias.get('left_rate'))} of decisive votes "
                  f"(p = {num(bias.get('p_value'), 4)})")
+    for label, value in identifiability_facts(result):
+        lines.append(f"{label}: {value}")
     judged = judge_facts(result)
     if judged:
         lines.append("")

@@ -45,6 +45,7 @@ from review.reporting.dataset import study_judgments
 from review.reporting.figures import report_figures
 from review.reporting.formatters import (
     check_line,
+    identifiability_facts,
     interval_name,
     judge_facts,
     num,
@@ -234,7 +235,8 @@ def _environment():  # noqa: ANN202 - jinja2.Environment
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.filters.update(pct=pct, num=num, p_value=p_value,
                                odds_per_100_chars=odds_per_100_chars, check_line=check_line,
-                               interval_name=interval_name, judge_facts=judge_facts)
+                               interval_name=interval_name, judge_facts=judge_facts,
+                               identifiability_facts=identifiability_facts)
     return environment
 
 

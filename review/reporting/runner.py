@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from review.core.errors import ReviewError
 from review.core.models import Comparison, Study
 from review.campaign.judge_data import judge_verdict_frame, study_item_frame
-from review.reporting.dataset import study_judgments
+from review.reporting.dataset import study_answers, study_judgments
 
 DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP, MAX_BOOTSTRAP = 1000, 50, 10_000
 
@@ -70,6 +70,9 @@ def analyze_study(*, session: Session, study: Study, n_bootstrap: int = DEFAULT_
         items=study_item_frame(session=session, study_id=study.id),
         judge=study.judge.name if study.judge else None, use_judge=study.judge_id is not None,
     )
+    from review.stats.identifiability import identifiability
+
+    result["identifiability"] = identifiability(study_answers(session=session, study=study), seed=seed)
     result["error_budget"] = None if budget is None else {
         "run": budget[0], "position": budget[1], "confidence": thresholds.confidence,
         "rule": "the j-th study of a training run gets alpha * 6 / (pi^2 j^2) of the run's "

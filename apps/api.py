@@ -31,7 +31,7 @@ def _item(screen: Any) -> dict:
         return {"assignment_id": None, "messages": [], "left": None, "right": None,
                 "progress": progress}
     return {"assignment_id": item.assignment_id, "status": item.status, "messages": item.messages,
-            "left": item.left, "right": item.right, "progress": progress}
+            "left": item.left, "right": item.right, "reference": item.reference, "progress": progress}
 
 
 def _vote_dict(judgment: Any, assignment_id: str) -> dict:

@@ -77,6 +77,15 @@ def render_answer(text: str | None, label: str) -> str:
             f'<div class="answer-body">{render_markdown(text)}</div></div>')
 
 
+def render_reference(text: str | None) -> str:
+    """A prompt's reference answer, shown above the two answers ('' when it has none)."""
+    if not text:
+        return ""
+    return (f'<details class="reference" open><summary>Reference answer (from the prompt set; '
+            f'trust it where the answers disagree with it)</summary>'
+            f'<div class="answer-body">{render_markdown(text)}</div></details>')
+
+
 def render_conversation(messages: list[dict[str, str]]) -> str:
     """A prompt (a chat of one or more turns) as a conversation."""
     turns = []

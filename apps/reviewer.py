@@ -15,7 +15,7 @@ from typing import Any
 import gradio as gr
 
 from apps.context import AppContext, user_errors
-from apps.render import render_answer, render_conversation, render_guidelines
+from apps.render import render_answer, render_conversation, render_guidelines, render_reference
 from review.campaign.judgments import MAX_RATIONALE_LENGTH, STRENGTHS
 
 VOTES = (  # (choice, button label, elem_id, keys)
@@ -32,7 +32,7 @@ EMPTY_ANSWER = '<div class="answer-body answer-empty"></div>'
 def no_study_screen() -> tuple:
     """The screen of an account that is on no study (values for the screen outputs)."""
     return (None, "You are not on any study yet.", "", render_guidelines(None),
-            gr.Column(visible=False), "", EMPTY_ANSWER, EMPTY_ANSWER, None, "")
+            gr.Column(visible=False), "", "", EMPTY_ANSWER, EMPTY_ANSWER, None, "")
 
 
 def build_review_tab(ctx: AppContext) -> dict[str, Any]:
@@ -47,6 +47,7 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
     notice = gr.Markdown(elem_id="notice")
     with gr.Column(visible=False, elem_id="item") as item_box:
         prompt = gr.HTML("", elem_id="prompt", js_on_load=None)
+        reference = gr.HTML("", elem_id="reference", js_on_load=None)
         with gr.Row(elem_id="answers", equal_height=False):
             left = gr.HTML(EMPTY_ANSWER, elem_id="answer-a", js_on_load=None, min_width=340)
             right = gr.HTML(EMPTY_ANSWER, elem_id="answer-b", js_on_load=None, min_width=340)
@@ -61,12 +62,12 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
                                 label="How much better? (optional, for A or B)")
             rationale = gr.Textbox(label="Why? (optional)", lines=2, max_lines=6, max_length=MAX_RATIONALE_LENGTH,
                                    elem_id="rationale", min_width=300, scale=2)
-        with gr.Row(elem_id="item-actions"):
-            skip = gr.Button("Skip this item", size="sm", elem_id="skip", variant="secondary")
-            change = gr.Button("Change my last vote", size="sm", elem_id="change-last",
-                               variant="secondary")
+        skip = gr.Button("Skip this item", size="sm", elem_id="skip", variant="secondary")
+    # Outside the item: the last vote can be changed from the "all done" screen too.
+    change = gr.Button("Change my last vote", size="sm", elem_id="change-last", variant="secondary")
 
-    screen = [state, notice, progress, guidelines, item_box, prompt, left, right, strength, rationale]
+    screen = [state, notice, progress, guidelines, item_box, prompt, reference, left, right,
+              strength, rationale]
 
     def screen_of(reviewer: Any, current: dict | None) -> dict | None:
         """The session's state if it belongs to this account (a state is never shared)."""
@@ -81,12 +82,16 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
             idle = ("This study is paused." if screen.paused
                     else "Nothing left for you to review right now. Thank you!")
             return (None, " ".join(filter(None, [message, idle])), progress_text, rules,
-                    gr.Column(visible=False), "", EMPTY_ANSWER, EMPTY_ANSWER, None, "")
+                    gr.Column(visible=False), "", "", EMPTY_ANSWER, EMPTY_ANSWER, None, "")
         new_state = {"assignment": view.assignment_id, "mode": screen.mode, "shown_at": time.time(),
                      "user": screen.reviewer}
+        # Changing a vote starts from it: its strength and reason stay unless changed.
+        keep = screen.mode == "change"
         return (new_state, message, progress_text, rules, gr.Column(visible=True),
-                render_conversation(view.messages), render_answer(view.left, "A"),
-                render_answer(view.right, "B"), None, "")
+                render_conversation(view.messages), render_reference(view.reference),
+                render_answer(view.left, "A"), render_answer(view.right, "B"),
+                screen.previous_strength if keep else None,
+                (screen.previous_rationale or "") if keep else "")
 
     def next_screen(session: Any, reviewer: Any, label: str | None, message: str = "") -> tuple:
         from review.campaign.screen import next_screen as screen
@@ -161,9 +166,12 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
     # though every one of them checks the account like the API does.
     events = {"api_visibility": "private"}
     study.input(open_study, [study], screen, api_name="ui_open_study", **events)
+    # After a vote the next item starts at its top, on a phone too (the buttons were at the
+    # bottom of the last one).
+    to_top = "() => { const top = document.getElementById('notice'); if (top) top.scrollIntoView({block: 'start'}); }"
     for choice, button in buttons.items():
         button.click(make_vote(choice), [state, study, strength, rationale], screen,
-                     api_name=f"ui_vote_{choice}", **events)
+                     api_name=f"ui_vote_{choice}", **events).then(None, js=to_top)
     skip.click(skip_item, [state, study], screen, api_name="ui_skip", **events)
     change.click(change_last, [study], screen, api_name="ui_change_last", **events)
     return {"study": study, "screen": screen, "open_study": open_study}

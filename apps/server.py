@@ -86,7 +86,9 @@ CSS = """
   padding: 12px 16px; background: var(--background-fill-secondary); height: 100%;
   box-sizing: border-box; }
 .answer-label { font-size: 1.4rem; font-weight: 800; }
-.answer-body { overflow-wrap: anywhere; max-height: 65vh; overflow-y: auto; line-height: 1.55; }
+.answer-body { overflow-wrap: anywhere; line-height: 1.55; }
+.reference { border: 1px dashed var(--border-color-primary); border-radius: 8px; padding: 8px 14px; }
+.reference summary { font-weight: 700; cursor: pointer; }
 .answer-body pre { overflow-x: auto; padding: 10px; border-radius: 6px;
   background: var(--background-fill-primary); border: 1px solid var(--border-color-primary); }
 .answer-body code { font-family: var(--font-mono); font-size: 0.9em; white-space: pre; }
@@ -98,7 +100,6 @@ CSS = """
 @media (max-width: 720px) {
   #answers { flex-direction: column; }
   #answers > * { min-width: 100% !important; }
-  .answer-body { max-height: none; }
   #vote-buttons > button { min-width: calc(50% - 8px) !important; flex: 1 1 calc(50% - 8px); }
   #key-hint { display: none; }
   #topbar > #title { flex: 1 1 100% !important; }

@@ -43,10 +43,19 @@ CHANGE_WINDOW_SECONDS = 120.0
 # How much better the chosen answer is, as reviewers are asked it.
 STRENGTHS = {1: "slightly", 2: "clearly", 3: "much better"}
 MAX_SECONDS = 7 * 24 * 3600.0
+# A vote counts only once its item was on screen this long (seconds, per study in
+# ``Study.meta``): a double key press cannot vote on an item nobody read. Studies made by
+# ``review pair``, the watcher and the demo start at DEFAULT_MIN_SECONDS; others at 0.
+MIN_SECONDS_KEY = "min_seconds_on_screen"
+DEFAULT_MIN_SECONDS = 1.0
 
 
 class InvalidVote(ReviewError):
     """The vote itself is malformed (unknown choice, strength out of range, ...)."""
+
+
+class TooFast(InvalidVote):
+    """The item was not on screen long enough to have been read."""
 
 
 class AlreadyVoted(ReviewError):
@@ -114,6 +123,11 @@ def record_vote(*, session: Session, reviewer: Reviewer, assignment_id: str, cho
     if is_expired(assignment, now):
         raise LeaseExpired("this item was held for you too long and went back to the pool; "
                            "load the next item")
+    minimum = float((assignment.comparison.study.meta or {}).get(MIN_SECONDS_KEY, 0.0))
+    shown = (now - assignment.leased_at).total_seconds()
+    if shown < minimum:
+        raise TooFast(f"this item was on screen for {shown:.1f} s: read both answers first "
+                      f"(votes count after {minimum:g} s)")
 
     judgment = Judgment(comparison_id=assignment.comparison_id, reviewer_id=reviewer.id,
                         assignment_id=assignment.id,

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, aliased
 
+from review.campaign.judgments import DEFAULT_MIN_SECONDS, MIN_SECONDS_KEY
 from review.core.db import session_scope
 from review.core.errors import ReviewError
 from review.core.lookup import get_model, get_prompt_set
@@ -73,7 +74,8 @@ def create_study(*, session: Session, name: str, candidate: Model, baseline: Mod
     if study is None:
         study = Study(name=name, candidate=candidate, baseline=baseline, prompt_set=prompt_set,
                       params_hash=params_hash, overlap=overlap, gold_rate=gold_rate,
-                      guidelines=guidelines, thresholds=thresholds or {}, meta=meta or {})
+                      guidelines=guidelines, thresholds=thresholds or {},
+                      meta={MIN_SECONDS_KEY: DEFAULT_MIN_SECONDS, **(meta or {})})
         session.add(study)
         session.flush()
     else:

@@ -15,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import exists, func, select
@@ -50,6 +50,7 @@ class ItemView:
     left: str
     right: str
     status: str
+    reference: str | None = None  # the prompt's reference answer, when it has one
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def item_view(*, session: Session, reviewer: Reviewer, assignment_id: str) -> It
     gen_a, gen_b = aliased(Generation), aliased(Generation)
     row = session.execute(
         select(Assignment.left_generation_id, Assignment.status, Comparison.generation_a_id,
-               Prompt.messages, gen_a.output, gen_b.output)
+               Prompt.messages, gen_a.output, gen_b.output, Prompt.reference)
         .join(Comparison, Comparison.id == Assignment.comparison_id)
         .join(Prompt, Prompt.id == Comparison.prompt_id)
         .join(gen_a, gen_a.id == Comparison.generation_a_id)
@@ -76,12 +77,12 @@ def item_view(*, session: Session, reviewer: Reviewer, assignment_id: str) -> It
     ).one_or_none()
     if row is None:
         raise NotFound("no such assignment for you")
-    left_id, status, a_id, prompt_messages, output_a, output_b = row
+    left_id, status, a_id, prompt_messages, output_a, output_b, reference = row
     left, right = (output_a, output_b) if left_id == a_id else (output_b, output_a)
     messages = [{"role": str(m.get("role", "user")), "content": str(m.get("content", ""))}
                 for m in prompt_messages or []]
     return ItemView(assignment_id=assignment_id, messages=messages, left=left, right=right,
-                    status=status)
+                    status=status, reference=reference or None)
 
 
 def reviewer_progress(*, session: Session, reviewer: Reviewer, study: Study,
@@ -122,7 +123,8 @@ class Screen:
 
     ``item`` is None when there is nothing to review (done, or the study is paused);
     ``mode`` is ``vote`` for a new vote and ``change`` when a vote is being changed, with
-    ``previous_choice`` the vote being changed.
+    ``previous_choice``, ``previous_strength`` and ``previous_rationale`` the vote being
+    changed (the page starts from them, so a change keeps what it does not touch).
     """
 
     study: Study
@@ -131,6 +133,8 @@ class Screen:
     progress: Progress
     mode: str = "vote"
     previous_choice: str | None = None
+    previous_strength: int | None = None
+    previous_rationale: str | None = None
 
     @property
     def paused(self) -> bool:
@@ -172,6 +176,8 @@ def change_screen(*, session: Session, reviewer: Reviewer, study_label: str | No
     previous = last_vote(session=session, reviewer=reviewer, study=study)
     if previous is None:
         return None
-    return screen_for(session=session, reviewer=reviewer, study=study,
-                      assignment_id=previous.assignment_id, mode="change",
-                      previous_choice=previous.choice)
+    screen = screen_for(session=session, reviewer=reviewer, study=study,
+                        assignment_id=previous.assignment_id, mode="change",
+                        previous_choice=previous.choice)
+    return replace(screen, previous_strength=previous.strength,
+                   previous_rationale=previous.rationale)

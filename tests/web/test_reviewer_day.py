@@ -1,0 +1,175 @@
+"""A reviewer's day in headless Chromium: reference answers, changing a vote without losing its
+strength and reason, a double key press, the phone's scroll position after a vote, changing
+the last vote from the "all done" screen, long answers read in full.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from review.campaign.judgments import MIN_SECONDS_KEY
+from review.core.db import session_scope
+from review.core.models import Judgment, Prompt, Reviewer, Study
+from tests.web.conftest import module_database_url, open_logged_in, running_server
+from tests.web.studydata import make_blind_study
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
+                                        "ignore:The copy keyword is deprecated:Warning")
+
+LONG = "\n\n".join(f"Paragraph {i}: " + "words " * 30 for i in range(60)) + "\n\nTHE-VERY-END"
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory):
+    yield from module_database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def server(database_url):
+    from review.core.db import make_engine
+    from review.core.schema import upgrade_head
+
+    engine = make_engine(database_url)
+    upgrade_head(engine)
+    with session_scope(engine) as session:
+        # "day": a reference on every prompt, long answers, and a 1 s minimum on screen.
+        study, _ = make_blind_study(session, name="day", n_items=3, overlap=5,
+                                    reviewers=("ana", "bo", "cy", "dee", "eve"),
+                                    outputs={i: (f"First {i}.\n\n{LONG}", f"Second {i}.\n\n{LONG}")
+                                             for i in range(3)})
+        study.meta = {MIN_SECONDS_KEY: 1.0}
+        for prompt in session.scalars(select(Prompt).where(Prompt.prompt_set_id == study.prompt_set_id)):
+            prompt.reference = f"REFERENCE-{prompt.external_id}: the expected answer."
+    engine.dispose()
+    with running_server(database_url) as running:
+        yield running
+
+
+def _open(browser, server, name, viewport=None):
+    return open_logged_in(browser, server, name, viewport=viewport or {"width": 1280, "height": 800},
+                          ready="#answer-a .answer-body")
+
+
+def _judgments(server, name):
+    with session_scope(server.engine) as session:
+        reviewer_id = session.scalar(select(Reviewer.id).where(Reviewer.name == name))
+        return session.scalars(select(Judgment).where(Judgment.reviewer_id == reviewer_id)
+                               .order_by(Judgment.id)).all()
+
+
+def test_the_reference_answer_is_shown_beside_the_answers(server, chromium_browser):
+    from playwright.sync_api import expect
+
+    context, page, dialogs = _open(chromium_browser, server, "ana")
+    try:
+        expect(page.locator("#reference")).to_contain_text("Reference answer")
+        expect(page.locator("#reference")).to_contain_text("REFERENCE-p")
+        assert page.locator("#reference details").get_attribute("open") is not None
+        assert dialogs == []
+    finally:
+        context.close()
+
+
+def test_changing_a_vote_keeps_its_strength_and_reason(server, chromium_browser):
+    from playwright.sync_api import expect
+
+    context, page, _ = _open(chromium_browser, server, "bo")
+    try:
+        page.wait_for_timeout(1100)
+        page.get_by_label("clearly").check()
+        page.locator("#rationale textarea").fill("A cites the manual")
+        page.locator("#vote-left").click()
+        expect(page.locator("#notice")).to_contain_text("Vote recorded: A is better", timeout=10_000)
+        (first,) = _judgments(server, "bo")
+        assert (first.choice, first.strength, first.rationale) == ("left", 2, "A cites the manual")
+        page.locator("#change-last").click()
+        expect(page.locator("#notice")).to_contain_text("Changing your previous vote", timeout=10_000)
+        # The form starts from the vote being changed.
+        assert page.get_by_label("clearly").is_checked()
+        assert page.locator("#rationale textarea").input_value() == "A cites the manual"
+        page.locator("#vote-right").click()
+        expect(page.locator("#notice")).to_contain_text("now: B is better", timeout=10_000)
+        (changed,) = _judgments(server, "bo")
+        assert (changed.choice, changed.strength, changed.rationale) == ("right", 2, "A cites the manual")
+    finally:
+        context.close()
+
+
+def test_a_double_key_press_cannot_vote_on_an_unread_item(server, chromium_browser):
+    from playwright.sync_api import expect
+
+    context, page, _ = _open(chromium_browser, server, "cy")
+    try:
+        page.wait_for_timeout(1100)
+        page.locator("#prompt").click()
+        page.keyboard.press("1")
+        page.keyboard.press("1")  # at once, while the first is in flight: ignored
+        expect(page.locator("#notice")).to_contain_text("Vote recorded", timeout=10_000)
+        # The next item is on screen; a key pressed at once is refused by the server.
+        page.locator("#prompt").click()
+        page.keyboard.press("2")
+        expect(page.locator("#notice")).to_contain_text("read both answers first", timeout=10_000)
+        page.wait_for_timeout(500)
+        votes = _judgments(server, "cy")
+        assert len(votes) == 1 and votes[0].choice == "left", [(v.comparison_id, v.choice) for v in votes]
+        # Once it was on screen long enough, the vote counts.
+        page.wait_for_timeout(1100)
+        page.locator("#prompt").click()
+        page.keyboard.press("2")
+        expect(page.locator("#notice")).to_contain_text("Vote recorded: B is better", timeout=10_000)
+        assert [v.choice for v in _judgments(server, "cy")] == ["left", "right"]
+    finally:
+        context.close()
+
+
+def test_on_a_phone_the_next_item_starts_at_its_top(server, chromium_browser, screenshot_dir):
+    from playwright.sync_api import expect
+
+    context, page, _ = _open(chromium_browser, server, "dee", viewport=PHONE)
+    try:
+        page.locator("#vote-left").scroll_into_view_if_needed()
+        assert page.evaluate("window.scrollY") > 1000  # the buttons sit below two long answers
+        page.wait_for_timeout(1100)
+        page.locator("#vote-left").click()
+        expect(page.locator("#notice")).to_contain_text("Vote recorded", timeout=10_000)
+        page.wait_for_timeout(500)
+        top = page.evaluate("document.getElementById('notice').getBoundingClientRect().top")
+        assert -2 <= top < PHONE["height"] / 2, top  # scrolled to it (sub-pixel)
+        page.screenshot(path=str(screenshot_dir / "reviewer-phone-after-vote.png"))
+    finally:
+        context.close()
+
+
+def test_long_answers_are_read_in_full_without_an_inner_scroll_box(server, chromium_browser):
+    context, page, _ = _open(chromium_browser, server, "ana")
+    try:
+        for side in ("#answer-a", "#answer-b"):
+            body = page.locator(f"{side} .answer-body")
+            assert "THE-VERY-END" in body.inner_text()
+            clipped = body.evaluate("e => e.scrollHeight - e.clientHeight")
+            assert clipped <= 1, clipped
+    finally:
+        context.close()
+
+
+def test_the_last_vote_can_be_changed_from_the_done_screen(server, chromium_browser):
+    from playwright.sync_api import expect
+
+    context, page, _ = _open(chromium_browser, server, "eve")
+    try:
+        for _ in range(3):
+            page.wait_for_timeout(1100)
+            page.locator("#vote-tie").click()
+            expect(page.locator("#notice")).to_contain_text("Vote recorded: Tie", timeout=10_000)
+        expect(page.locator("#notice")).to_contain_text("Nothing left for you to review")
+        expect(page.locator("#change-last")).to_be_visible()
+        page.locator("#change-last").click()
+        expect(page.locator("#notice")).to_contain_text("Changing your previous vote (it was: Tie)",
+                                                        timeout=10_000)
+        page.locator("#vote-left").click()
+        expect(page.locator("#notice")).to_contain_text("now: A is better", timeout=10_000)
+        assert [v.choice for v in _judgments(server, "eve")] == ["tie", "tie", "left"]
+    finally:
+        context.close()

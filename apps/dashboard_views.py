@@ -24,7 +24,7 @@ from review.reporting.formatters import (
 PROGRESS_COLUMNS = ("Study", "Status", "Overlap", "Items", "Gold items", "Judgments",
                     "Needed (items × overlap)", "Still to collect", "Done", "Reviewers")
 REVIEWER_COLUMNS = ["Reviewer", "Judgments", "Gold items", "Median time per judgment",
-                    "Agreement with majority", "Gold accuracy", "Left rate"]
+                    "Agreement with majority", "Gold accuracy", "Left rate", "Flags"]
 VERDICT_WORDS = {"ship": "Ship", "do_not_ship": "Do not ship", "inconclusive": "Inconclusive"}
 
 
@@ -196,6 +196,7 @@ def reviewer_rows(data: dict[str, Any]) -> list[list[Any]]:
             "n/a" if seconds is None else f"{seconds:.1f} s",
             f"{pct(row.get('loo_majority_agreement'), 0)} (n={row.get('n_loo', 0)})",
             pct(row.get("gold_accuracy"), 0), pct(row.get("left_rate"), 0),
+            "; ".join(row.get("flags") or []) or "-",
         ])
     return rows
 

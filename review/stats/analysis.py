@@ -53,7 +53,7 @@ from review.stats.outcomes import (
     encode,
 )
 from review.stats.ratings import bradley_terry
-from review.stats.reviewers import reviewer_summary
+from review.stats.reviewers import quality_flags, reviewer_summary
 from review.stats.judged import judge_section
 from review.stats.verdict import overlap_of, study_verdict, unreliable_reviewers
 from review.stats.winrate import outcome_counts, wilson_interval, win_rate_by_category
@@ -122,6 +122,9 @@ def analyze(
     voted = _one_vote_per_reviewer(normal)
 
     reviewers = reviewer_summary(pd.concat([voted, encoded.loc[encoded["is_gold"]]]))
+    for row in reviewers:
+        row["flags"] = quality_flags(row, min_gold_accuracy=thresholds.min_gold_accuracy,
+                                     min_gold_answered=thresholds.min_gold_answered)
     agreement = _agreement(voted, n_bootstrap, seed, confidence)
     agreement["n_duplicate_votes_ignored"] = int(len(normal) - len(voted))
     if candidate is None or baseline is None:

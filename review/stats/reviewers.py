@@ -89,6 +89,7 @@ def reviewer_summary(encoded: pd.DataFrame) -> list[dict]:
             "n_loo": grouped["loo"].count(),
             "gold_accuracy": grouped["gold"].mean(),
             "left_rate": grouped["left"].mean(),
+            "n_decisive": grouped["left"].count(),
         }
     )
     rows = []
@@ -103,9 +104,48 @@ def reviewer_summary(encoded: pd.DataFrame) -> list[dict]:
                 "n_loo": int(row["n_loo"]),
                 "gold_accuracy": _float_or_none(row["gold_accuracy"]),
                 "left_rate": _float_or_none(row["left_rate"]),
+                "n_decisive": int(row["n_decisive"]),
             }
         )
     return rows
+
+
+# A reviewer is flagged when their median time per judgment is under this (two answers cannot
+# be read faster), when they pick one side far more than chance over enough decisive votes,
+# or when they fail gold items (the verdict's own rule).
+MIN_READING_SECONDS = 3.0
+MIN_FLAG_VOTES = 5
+SIDE_FLAG_VOTES = 20
+SIDE_FLAG_P = 0.001
+
+
+def quality_flags(row: dict, *, min_gold_accuracy: float, min_gold_answered: int) -> list[str]:
+    """The rules a reviewer's figures break, each as a sentence with its figure and threshold.
+
+    Example:
+        >>> quality_flags({"n": 40, "median_seconds": 0.5, "left_rate": 0.9, "n_decisive": 30,
+        ...                "gold_accuracy": 0.5, "n_gold": 4}, min_gold_accuracy=0.7, min_gold_answered=3)[0]
+        'median 0.5 s per judgment: under the 3 s it takes to read two answers'
+    """
+    from scipy.stats import binomtest
+
+    flags = []
+    seconds = row.get("median_seconds")
+    if seconds is not None and row.get("n", 0) >= MIN_FLAG_VOTES and seconds < MIN_READING_SECONDS:
+        flags.append(f"median {seconds:.1f} s per judgment: under the {MIN_READING_SECONDS:g} s it "
+                     "takes to read two answers")
+    left, decisive = row.get("left_rate"), row.get("n_decisive", 0)
+    if left is not None and decisive >= SIDE_FLAG_VOTES and binomtest(
+            round(left * decisive), decisive, 0.5).pvalue < SIDE_FLAG_P:
+        side = "left (A)" if left > 0.5 else "right (B)"
+        share = left if left > 0.5 else 1 - left
+        flags.append(f"picks the {side} answer in {share:.0%} of {decisive} decisive votes "
+                     f"(chance: 50%, p < {SIDE_FLAG_P:g})")
+    gold = row.get("gold_accuracy")
+    if gold is not None and row.get("n_gold", 0) >= min_gold_answered and gold < min_gold_accuracy:
+        flags.append(f"gold accuracy {gold:.0%} on {row['n_gold']} attention checks: under "
+                     f"{min_gold_accuracy:.0%} (left out of the verdict)")
+    return flags
 
 
 def _float_or_none(value: float) -> float | None:

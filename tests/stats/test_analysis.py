@@ -236,3 +236,20 @@ def test_renaming_a_model_changes_no_figure(study, result):
         assert again[key] == result[key], key
     scores = {row["model"].replace("aardvark", "other"): row["score"] for row in again["ratings"]}
     assert scores == pytest.approx({row["model"]: row["score"] for row in result["ratings"]})
+
+
+def test_reviewers_are_flagged_with_the_rule_they_break():
+    from review.stats import analyze
+
+    rows = []
+    for i in range(30):
+        for rater, choice, seconds in (("careful", "left" if i % 2 else "right", 25.0),
+                                       ("hasty", "left", 0.6)):
+            rows.append({"item": f"i{i}", "prompt": f"p{i}", "rater": rater, "model_left": "ft",
+                         "model_right": "base", "choice": choice, "seconds": seconds})
+    result = analyze(pd.DataFrame(rows), candidate="ft", baseline="base", n_bootstrap=50)
+    flags = {row["reviewer"]: row["flags"] for row in result["reviewers"]}
+    assert flags["careful"] == []
+    assert flags["hasty"] == [
+        "median 0.6 s per judgment: under the 3 s it takes to read two answers",
+        "picks the left (A) answer in 100% of 30 decisive votes (chance: 50%, p < 0.001)"]

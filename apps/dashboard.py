@@ -94,11 +94,12 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
     with gr.Row(equal_height=False, elem_id="dashboard-controls"):
         study = gr.Dropdown(label="Study", choices=[], value=None, allow_custom_value=True,
                             interactive=True, scale=3, min_width=240, elem_id="dashboard-study")
-        rounds = gr.Number(DEFAULT_BOOTSTRAP, label="Bootstrap rounds", precision=0,
-                           minimum=MIN_BOOTSTRAP, maximum=MAX_BOOTSTRAP, step=100, scale=1,
-                           min_width=140, elem_id="dashboard-rounds")
         show = gr.Button("Show results", variant="primary", scale=0, min_width=160,
                          elem_id="dashboard-show")
+    with gr.Accordion("Options", open=False, elem_id="dashboard-options"):
+        rounds = gr.Number(DEFAULT_BOOTSTRAP, label="Bootstrap rounds (more: steadier intervals, slower)",
+                           precision=0, minimum=MIN_BOOTSTRAP, maximum=MAX_BOOTSTRAP, step=100,
+                           min_width=140, elem_id="dashboard-rounds")
     with gr.Accordion("Download the report or the judgments", open=False, elem_id="dashboard-downloads"):
         with gr.Row(equal_height=True):
             report_button = gr.Button("Build the HTML report", scale=1, elem_id="dashboard-report")
@@ -159,6 +160,10 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
         from review.reporting.figures import report_figures
         from review.reporting.report import build_report_data
 
+        from review.core.errors import ReviewError
+
+        if not name:
+            raise ReviewError("choose a study first")
         with ctx.account(request, action="view_results") as (session, _):
             target = get_study(session=session, name=name)
             data = build_report_data(session=session, study=target,
@@ -177,6 +182,10 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
         from review.core.lookup import get_study
         from review.reporting.report import build_report_data, render_report_html, report_file_name
 
+        from review.core.errors import ReviewError
+
+        if not name:
+            raise ReviewError("choose a study first")
         with ctx.account(request, action="view_results") as (session, _):
             target = get_study(session=session, name=name)
             data = build_report_data(session=session, study=target,
@@ -218,7 +227,10 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
         if not may(role, "view_results"):
             return [gr.skip() for _ in login_outputs]
         table_html, choices = refresh_all(request)  # checks the role again
-        return [table_html, choices, gr.Timer(active=True)]
+        names = [c[0] if isinstance(c, tuple) else c for c in choices.choices or []]
+        # The newest study is chosen already: "Show results" works at once.
+        return [table_html, gr.Dropdown(choices=names, value=names[-1] if names else None),
+                gr.Timer(active=True)]
 
     login_outputs = [table, study, timer]
     return {"login_outputs": login_outputs, "on_login": on_login, "show_progress": show_progress}

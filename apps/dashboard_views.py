@@ -202,6 +202,11 @@ def reviewer_rows(data: dict[str, Any]) -> list[list[Any]]:
 
 
 DASHBOARD_CSS = """
+#dashboard-table, #dashboard-header, #dashboard-cards { overflow-x: auto; max-width: 100%; }
+@media (max-width: 720px) {
+  .dash-table { font-size: 0.85rem; }
+  .dash-table th, .dash-table td { padding: 4px 6px; }
+}
 .dash-table { border-collapse: collapse; width: 100%; font-size: 0.92rem; }
 .dash-table th, .dash-table td { border-bottom: 1px solid var(--border-color-primary);
   padding: 5px 10px; text-align: left; vertical-align: middle; }

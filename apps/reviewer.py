@@ -32,7 +32,8 @@ EMPTY_ANSWER = '<div class="answer-body answer-empty"></div>'
 def no_study_screen() -> tuple:
     """The screen of an account that is on no study (values for the screen outputs)."""
     return (None, "You are not on any study yet.", "", render_guidelines(None),
-            gr.Column(visible=False), "", "", EMPTY_ANSWER, EMPTY_ANSWER, None, "")
+            gr.Column(visible=False), "", "", EMPTY_ANSWER, EMPTY_ANSWER, None, "",
+            gr.Button(visible=False))
 
 
 def build_review_tab(ctx: AppContext) -> dict[str, Any]:
@@ -64,10 +65,13 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
                                    elem_id="rationale", min_width=300, scale=2)
         skip = gr.Button("Skip this item", size="sm", elem_id="skip", variant="secondary")
     # Outside the item: the last vote can be changed from the "all done" screen too.
-    change = gr.Button("Change my last vote", size="sm", elem_id="change-last", variant="secondary")
+    with gr.Row(elem_id="item-actions"):
+        change = gr.Button("Change my last vote", size="sm", elem_id="change-last", variant="secondary")
+        revisit = gr.Button("Review my skipped items", size="sm", elem_id="revisit-skipped",
+                            variant="secondary", visible=False)
 
     screen = [state, notice, progress, guidelines, item_box, prompt, reference, left, right,
-              strength, rationale]
+              strength, rationale, revisit]
 
     def screen_of(reviewer: Any, current: dict | None) -> dict | None:
         """The session's state if it belongs to this account (a state is never shared)."""
@@ -76,13 +80,20 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
     def show(screen: Any, message: str = "") -> tuple:
         """The page's outputs for a :class:`review.campaign.screen.Screen`."""
         progress_text = f"**{screen.progress.done}** done · **{screen.progress.remaining}** remaining"
+        skipped = screen.progress.skipped
+        if skipped:
+            progress_text += f" · **{skipped}** skipped"
+        revisit_button = gr.Button(f"Review my skipped items ({skipped})", visible=bool(skipped))
         rules = render_guidelines(screen.study.guidelines)
         view = screen.item
         if view is None:
             idle = ("This study is paused." if screen.paused
                     else "Nothing left for you to review right now. Thank you!")
+            if skipped and not screen.paused:
+                idle += f" You skipped {skipped}: review them when you are ready."
             return (None, " ".join(filter(None, [message, idle])), progress_text, rules,
-                    gr.Column(visible=False), "", "", EMPTY_ANSWER, EMPTY_ANSWER, None, "")
+                    gr.Column(visible=False), "", "", EMPTY_ANSWER, EMPTY_ANSWER, None, "",
+                    revisit_button)
         new_state = {"assignment": view.assignment_id, "mode": screen.mode, "shown_at": time.time(),
                      "user": screen.reviewer}
         # Changing a vote starts from it: its strength and reason stay unless changed.
@@ -91,7 +102,7 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
                 render_conversation(view.messages), render_reference(view.reference),
                 render_answer(view.left, "A"), render_answer(view.right, "B"),
                 screen.previous_strength if keep else None,
-                (screen.previous_rationale or "") if keep else "")
+                (screen.previous_rationale or "") if keep else "", revisit_button)
 
     def next_screen(session: Any, reviewer: Any, label: str | None, message: str = "") -> tuple:
         from review.campaign.screen import next_screen as screen
@@ -148,6 +159,17 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
             return next_screen(session, reviewer, label, message)
 
     @user_errors
+    def revisit_skipped(label: str | None, request: gr.Request) -> tuple:
+        from review.campaign.leases import revisit_skipped as give_back
+        from review.campaign.membership import study_for_reviewer
+
+        with ctx.account(request, write=True) as (session, reviewer):
+            target = study_for_reviewer(session=session, reviewer=reviewer, label=label)
+            count = give_back(session=session, reviewer=reviewer, study=target)
+            return next_screen(session, reviewer, label,
+                               f"{count} skipped item{'s' if count != 1 else ''} back in your queue.")
+
+    @user_errors
     def change_last(label: str | None, request: gr.Request) -> tuple:
         from review.campaign.judgments import CHANGE_WINDOW_SECONDS
         from review.campaign.screen import change_screen
@@ -174,4 +196,5 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
                      api_name=f"ui_vote_{choice}", **events).then(None, js=to_top)
     skip.click(skip_item, [state, study], screen, api_name="ui_skip", **events)
     change.click(change_last, [study], screen, api_name="ui_change_last", **events)
+    revisit.click(revisit_skipped, [study], screen, api_name="ui_revisit_skipped", **events)
     return {"study": study, "screen": screen, "open_study": open_study}

@@ -218,7 +218,7 @@ def launch(app: Any, *, host: str, port: int, block: bool = True, quiet: bool = 
     _, url, _ = app.launch(
         _app=make_server_app(ctx), server_name=host, server_port=port, auth=make_auth(ctx),
         auth_message=auth_message(ctx.settings), prevent_thread_lock=not block, quiet=quiet, show_error=False,
-        ssr_mode=False, mcp_server=False, run_history=False, footer_links=["api"],
+        ssr_mode=False, mcp_server=False, run_history=False, footer_links=[],
         max_threads=64, css=app.review_css, head=KEYBOARD_SCRIPT, theme=_theme(),
     )
     return url

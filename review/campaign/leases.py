@@ -27,7 +27,8 @@ A study that uses a model judge under a human budget (:mod:`review.campaign.sele
 hands out only the items drawn for people, those the judge is least sure of first.
 Nothing a reviewer is shown tells them apart from other items, progress figures included.
 
-A reviewer never gets an item they judged or skipped. A lease of theirs that expired is
+A reviewer never gets an item they judged or skipped, until they ask for their skipped
+items again (:func:`revisit_skipped`). A lease of theirs that expired is
 renewed rather than duplicated (the database allows one assignment per reviewer and item),
 with the same left/right order as before.
 
@@ -305,6 +306,23 @@ def is_expired(assignment: Assignment, now: datetime | None = None) -> bool:
     now = now or utcnow()
     return assignment.status == "expired" or (
         assignment.status == "leased" and assignment.expires_at <= now)
+
+
+def revisit_skipped(*, session: Session, reviewer: Reviewer, study: Study,
+                    now: datetime | None = None) -> int:
+    """Give the reviewer their skipped items of ``study`` back: each is served to them again
+    (as an expired lease of theirs, renewed when its turn comes) unless it filled up with
+    other reviewers' votes meanwhile. Returns how many were given back."""
+    ensure_write_transaction(session)
+    skipped = session.scalars(
+        select(Assignment).join(Comparison, Comparison.id == Assignment.comparison_id)
+        .where(Comparison.study_id == study.id, Assignment.reviewer_id == reviewer.id,
+               Assignment.status == "skipped")).all()
+    now = now or utcnow()
+    for assignment in skipped:
+        assignment.status, assignment.completed_at, assignment.expires_at = "expired", None, now
+    session.flush()
+    return len(skipped)
 
 
 def skip_assignment(*, session: Session, reviewer: Reviewer, assignment_id: str,

@@ -59,6 +59,7 @@ class Progress:
 
     done: int
     remaining: int
+    skipped: int = 0
 
 
 def item_view(*, session: Session, reviewer: Reviewer, assignment_id: str) -> ItemView:
@@ -107,14 +108,18 @@ def reviewer_progress(*, session: Session, reviewer: Reviewer, study: Study,
     gold = (select(func.count(Comparison.id))
             .where(Comparison.study_id == study.id, Comparison.gold_label.is_not(None),
                    open_to(reviewer.id), ~own_lease))
-    done, available, leased, gold = session.execute(  # one round trip
+    skipped = (select(func.count(Assignment.id))
+               .join(Comparison, Comparison.id == Assignment.comparison_id)
+               .where(Comparison.study_id == study.id, Assignment.reviewer_id == reviewer.id,
+                      Assignment.status == "skipped"))
+    done, available, leased, gold, skipped = session.execute(  # one round trip
         select(done.scalar_subquery(), available.scalar_subquery(), leased.scalar_subquery(),
-               gold.scalar_subquery())).one()
+               gold.scalar_subquery(), skipped.scalar_subquery())).one()
     if study.status != "active":
         remaining = 0
     else:
         remaining = available + leased + (gold if available and study.gold_rate > 0 else 0)
-    return Progress(done=done, remaining=remaining)
+    return Progress(done=done, remaining=remaining, skipped=skipped)
 
 
 @dataclass(frozen=True)

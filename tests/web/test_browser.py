@@ -72,6 +72,7 @@ def test_login_and_vote_with_the_keyboard(server, chromium_browser):
 
     context, page, dialogs = _open(chromium_browser, server, "ana")
     try:
+        assert page.get_by_text("Use via API").count() == 0  # no API docs link for reviewers
         left_text = page.locator("#answer-a .answer-body").inner_text()
         right_text = page.locator("#answer-b .answer-body").inner_text()
         shown_left = re.search(r"(ALPHA|BRAVO)-\d", left_text).group(0)

@@ -291,7 +291,13 @@ def test_the_dashboard_in_chromium(server, chromium_browser, screenshot_dir):
         # An analyst on no study starts on the dashboard, with the progress table filled.
         expect(page.locator("#dashboard-table table")).to_contain_text("sft-step-300", timeout=20_000)
         expect(page.get_by_role("tab", name="Admin")).to_have_count(0)
+        # A study is chosen already: "Show results" works without touching the dropdown.
+        chosen = page.locator("#dashboard-study input").input_value()
+        assert chosen, "the study dropdown starts empty"
+        page.locator("#dashboard-options").get_by_text("Options").click()
         page.locator("#dashboard-rounds input").fill(str(ROUNDS))
+        page.locator("#dashboard-show").click()
+        expect(page.locator("#dashboard-header")).to_contain_text(chosen, timeout=30_000)
         choose(page, "dashboard-study", STUDY)  # choosing a study shows its results
         expect(page.locator("#dash-verdict")).to_be_visible(timeout=30_000)
         expect(page.locator("#dashboard-header")).to_contain_text(f"{ROUNDS} bootstrap rounds")

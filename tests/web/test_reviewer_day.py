@@ -6,11 +6,11 @@ the last vote from the "all done" screen, long answers read in full.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from review.campaign.judgments import MIN_SECONDS_KEY
 from review.core.db import session_scope
-from review.core.models import Judgment, Prompt, Reviewer, Study
+from review.core.models import Judgment, Prompt, Reviewer
 from tests.web.conftest import module_database_url, open_logged_in, running_server
 from tests.web.studydata import make_blind_study
 
@@ -171,5 +171,35 @@ def test_the_last_vote_can_be_changed_from_the_done_screen(server, chromium_brow
         page.locator("#vote-left").click()
         expect(page.locator("#notice")).to_contain_text("now: A is better", timeout=10_000)
         assert [v.choice for v in _judgments(server, "eve")] == ["tie", "tie", "left"]
+    finally:
+        context.close()
+
+
+def test_skipped_items_are_counted_and_can_be_reviewed_again(server, chromium_browser):
+    from playwright.sync_api import expect
+
+    with session_scope(server.engine) as session:
+        # fay's own study, so that nobody else's votes or leases fill its items.
+        study, _ = make_blind_study(session, name="skips", n_items=3, overlap=1, reviewers=("fay",))
+        study.meta = {MIN_SECONDS_KEY: 1.0}
+    context, page, _ = _open(chromium_browser, server, "fay")
+    try:
+        page.locator("#skip").click()
+        expect(page.locator("#progress")).to_contain_text("1 skipped", timeout=10_000)
+        expect(page.locator("#revisit-skipped")).to_contain_text("Review my skipped items (1)")
+        for _ in range(2):
+            page.wait_for_timeout(1100)
+            page.locator("#vote-tie").click()
+            expect(page.locator("#notice")).to_contain_text("Vote recorded", timeout=10_000)
+        expect(page.locator("#notice")).to_contain_text("You skipped 1: review them when you are ready")
+        page.locator("#revisit-skipped").click()
+        expect(page.locator("#notice")).to_contain_text("1 skipped item back in your queue", timeout=10_000)
+        expect(page.locator("#answer-a .answer-body")).to_be_visible()
+        page.wait_for_timeout(1100)
+        page.locator("#vote-left").click()
+        expect(page.locator("#notice")).to_contain_text("Vote recorded: A is better", timeout=10_000)
+        expect(page.locator("#notice")).to_contain_text("Nothing left for you to review")
+        assert len(_judgments(server, "fay")) == 3
+        expect(page.locator("#revisit-skipped")).to_be_hidden()
     finally:
         context.close()

@@ -63,12 +63,15 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
                                 label="How much better? (optional, for A or B)")
             rationale = gr.Textbox(label="Why? (optional)", lines=2, max_lines=6, max_length=MAX_RATIONALE_LENGTH,
                                    elem_id="rationale", min_width=300, scale=2)
-        skip = gr.Button("Skip this item", size="sm", elem_id="skip", variant="secondary")
+        with gr.Row(elem_id="skip-row"):
+            skip = gr.Button("Skip this item", size="sm", elem_id="skip", variant="secondary",
+                             scale=0, min_width=160)
     # Outside the item: the last vote can be changed from the "all done" screen too.
     with gr.Row(elem_id="item-actions"):
-        change = gr.Button("Change my last vote", size="sm", elem_id="change-last", variant="secondary")
+        change = gr.Button("Change my last vote", size="sm", elem_id="change-last", variant="secondary",
+                           scale=0, min_width=200)
         revisit = gr.Button("Review my skipped items", size="sm", elem_id="revisit-skipped",
-                            variant="secondary", visible=False)
+                            variant="secondary", visible=False, scale=0, min_width=220)
 
     screen = [state, notice, progress, guidelines, item_box, prompt, reference, left, right,
               strength, rationale, revisit]

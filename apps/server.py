@@ -77,7 +77,7 @@ CSS = """
 #answers { gap: 16px; }
 #topbar { align-items: center; flex-wrap: wrap; }
 #whoami { text-align: right; }
-#topbar > #logout { flex: 0 0 auto; align-self: center; }
+.logout-form { display: inline-block; margin-left: 12px; }
 .logout-form button { padding: 4px 12px; border-radius: 6px; cursor: pointer;
   border: 1px solid var(--border-color-primary); background: var(--button-secondary-background-fill);
   color: var(--button-secondary-text-color); font-size: 0.9rem; }
@@ -109,8 +109,8 @@ CSS = """
 
 
 # Logging out is a POST (from this page's origin), never a link.
-LOGOUT_FORM = ('<form method="post" action="logout" class="logout-form">'
-               '<button type="submit" class="lg secondary sm">Log out</button></form>')
+LOGOUT_FORM = ('<form method="post" action="logout" id="logout" class="logout-form">'
+               '<button type="submit">Log out</button></form>')
 
 
 def auth_message(settings: Settings) -> str:
@@ -158,8 +158,7 @@ def build_app(settings: Settings) -> gr.Blocks:
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         with gr.Row(elem_id="topbar", equal_height=False):
             gr.Markdown(f"### {TITLE}: which answer is better?", elem_id="title")
-            whoami = gr.Markdown(elem_id="whoami")
-            gr.HTML(LOGOUT_FORM, elem_id="logout", min_width=90, js_on_load=None)
+            whoami = gr.HTML("", elem_id="whoami", js_on_load=None)
         # Tabs other than Review are hidden until the login says the role; their content
         # arrives only from callbacks that check the role again.
         with gr.Tabs() as tabs:
@@ -179,7 +178,8 @@ def build_app(settings: Settings) -> gr.Blocks:
             with ctx.account(request) as (session, reviewer):
                 labels = [c.label for c in reviewer_studies(session=session, reviewer=reviewer)]
                 role = reviewer.role
-                whoami_text = f"Signed in as **{html.escape(reviewer.name)}** ({role})"
+                whoami_text = (f"<span>Signed in as <strong>{html.escape(reviewer.name)}</strong> "
+                               f"({html.escape(role)})</span> {LOGOUT_FORM}")
             screen = review["open_study"](labels[0], request) if labels else no_study_screen()
             analyst, admin_role = may(role, "view_results"), may(role, "administer")
             # An analyst or admin who reviews nothing starts on the dashboard.

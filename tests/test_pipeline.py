@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 import os
 import signal
 import subprocess
@@ -280,7 +281,9 @@ def _vote_all(engine, study_name: str, reviewer_name: str, *, candidate_wins: bo
         while (lease := next_assignment(session=session, reviewer=reviewer, study=study)) is not None:
             candidate_left = lease.left_generation_id == lease.comparison.generation_a_id
             choice = "left" if candidate_left == candidate_wins else "right"
-            record_vote(session=session, reviewer=reviewer, assignment_id=lease.id, choice=choice)
+            # Voted as if after reading it: the watcher's studies count a vote after 1 s on screen.
+            record_vote(session=session, reviewer=reviewer, assignment_id=lease.id, choice=choice,
+                        now=lease.leased_at + timedelta(seconds=5))
             votes += 1
     return votes
 
@@ -354,3 +357,27 @@ def test_the_studies_of_a_run_share_one_error_budget(project, engine, tmp_path):
         [run_confidence(0.95, j) for j in (1, 2, 3)])
     assert budgets[2]["thresholds"]["confidence"] == pytest.approx(1 - 0.05 * 6 / (9 * 3.14159265 ** 2), abs=1e-6)
     assert plain["error_budget"]["run"] == "run-d"
+
+
+def test_a_vote_before_the_minimum_on_screen_is_refused(project, engine):
+    """Studies made by `review pair` count a vote only after its item was on screen 1 s."""
+    from review.campaign.judgments import TooFast, record_vote
+    from review.campaign.leases import next_assignment
+    from review.campaign.membership import assign_reviewers
+    from review.core.lookup import get_study
+    from tests.factories import make_reviewer
+
+    assert project("pair", "--study", "quick", "--candidate", "tuned", "--baseline", "base", "--set", "demo",
+                   "--max-new-tokens", "4")[0] == 0
+    with session_scope(engine, write=True) as session:
+        study = get_study(session=session, name="quick")
+        assert study.meta["min_seconds_on_screen"] == 1.0
+        reviewer = make_reviewer(session, "speedy")
+        assign_reviewers(session=session, study="quick", reviewers=["speedy"])
+        lease = next_assignment(session=session, reviewer=reviewer, study=study)
+        with pytest.raises(TooFast, match="on screen for 0.5 s"):
+            record_vote(session=session, reviewer=reviewer, assignment_id=lease.id, choice="left",
+                        now=lease.leased_at + timedelta(seconds=0.5))
+        judgment = record_vote(session=session, reviewer=reviewer, assignment_id=lease.id,
+                               choice="left", now=lease.leased_at + timedelta(seconds=1.2))
+        assert judgment.choice == "left"

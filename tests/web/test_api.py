@@ -110,7 +110,7 @@ def test_a_reviewer_gets_blinded_items_and_votes(server, clients):
     assert ana.predict(api_name="/studies") == ["blind"]
     item = ana.predict(None, api_name="/next_item")
     _assert_blind(item)
-    assert set(item) == {"assignment_id", "status", "messages", "left", "right", "progress"}
+    assert set(item) == {"assignment_id", "status", "messages", "left", "right", "reference", "progress"}
     assert {item["left"], item["right"]} <= {f"Candidate says {i}." for i in range(6)} \
         | {f"Baseline says {i}." for i in range(6)}
     assert not item["assignment_id"].isdigit() and len(item["assignment_id"]) >= 16

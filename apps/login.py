@@ -47,22 +47,21 @@ class DatabaseTokens:
     """
 
     def __init__(self, ctx: AppContext) -> None:
-        self._ctx = ctx
-
-    def get(self, token: str | None, default: Any = None) -> str | None:
-        from review.auth.sessions import account_for_token
-
         from review.core.db import retry_on_disconnect
 
+        self._ctx = ctx
+        self._lookup = retry_on_disconnect(self._account)  # built once: called on every request
+
+    def _account(self, token: str) -> str | None:
+        from review.auth.sessions import account_for_token
+
+        with self._ctx.session() as session:
+            return account_for_token(session=session, token=token)
+
+    def get(self, token: str | None, default: Any = None) -> str | None:
         if not token:
             return default
-
-        @retry_on_disconnect
-        def lookup() -> str | None:
-            with self._ctx.session() as session:
-                return account_for_token(session=session, token=token)
-
-        name = lookup()
+        name = self._lookup(token)
         return default if name is None else name
 
     def __getitem__(self, token: str) -> str:

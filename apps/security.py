@@ -149,9 +149,7 @@ class SecurityMiddleware:
 
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
-                present = {key.lower() for key, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                message = _with_security_headers(message)
                 if api and message["status"] == 500:
                     held.append(message)  # read the body before choosing the status
                     return
@@ -228,9 +226,7 @@ class SecurityMiddleware:
         async def send_then_remove(message: dict) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
-                present = {key.lower() for key, _ in message.get("headers", [])}
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  *[(k, v) for k, v in SECURITY_HEADERS if k not in present]]}
+                message = _with_security_headers(message)
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body") \
                     and status and status[0] == 200 and scope.get("method") == "GET":
@@ -249,6 +245,13 @@ class SecurityMiddleware:
         except (ValueError, OSError):
             return None
         return target
+
+
+def _with_security_headers(start: dict) -> dict:
+    """A response start with :data:`SECURITY_HEADERS` added where the app set none."""
+    present = {key.lower() for key, _ in start.get("headers", [])}
+    extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+    return {**start, "headers": [*start.get("headers", []), *extra]}
 
 
 def _refusal_status(body: bytes) -> int:

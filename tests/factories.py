@@ -67,3 +67,20 @@ def make_study_with_items(session, name="study", n_items=3, overlap=3):
         items.append(item)
     session.flush()
     return study, items
+
+
+def kill_midway_and_rerun(command: list[str], env: dict, stored, *, at_least: int = 5):
+    """Start ``command``, SIGKILL it once ``stored()`` counts ``at_least`` rows, then run it
+    again to the end; returns (rows stored when killed, the rerun's CompletedProcess)."""
+    import signal
+    import subprocess
+    import time
+
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while stored() < at_least and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = stored()
+    return done, subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)

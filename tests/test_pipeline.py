@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from sqlalchemy import func, select, text
 
 from review.core.db import session_scope
 from review.core.models import Comparison, Generation, Model, Reviewer, Study
+from tests.factories import kill_midway_and_rerun
 from tests.tiny_models import build_llama, write_trainer_state
 
 
@@ -155,20 +153,13 @@ def test_killed_generation_resumes_without_duplicates(project, engine, database_
     env = {**os.environ, "REVIEW_DATABASE_URL": database_url, "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "-m", "review.cli", "generate", "--model", "base", "--set", "many",
                "--batch-size", "1", "--max-new-tokens", "48", "--json"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stored() -> int:
         with engine.connect() as connection:
             return connection.execute(text("SELECT count(*) FROM generations")).scalar()
 
-    deadline = time.monotonic() + 120
-    while stored() < 5 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    done_before = stored()
+    done_before, result = kill_midway_and_rerun(command, env, stored)
     assert 5 <= done_before < 120, "the run must be killed midway"
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["already_present"] == done_before and summary["generated"] == 120 - done_before

@@ -196,10 +196,7 @@ def _results(spec, requests, params, batch_size, verdict_only):  # noqa: ANN001,
     probable of A, B and C right after the prompt and ``[[``."""
     from review.generation import backend_for, generate
 
-    if backend_for(spec) != "transformers":
-        if verdict_only:
-            raise ReviewError("--verdict-only reads a local model's probabilities: it needs a "
-                              "transformers model, not an endpoint")
+    if backend_for(spec) != "transformers":  # judge_study refused verdict_only for endpoints
         return generate(spec, requests, params, batch_size=batch_size), None
     from review.generation.choice_probabilities import option_probabilities
     from review.generation.transformers_backend import generate_loaded, load_model

@@ -89,7 +89,7 @@ def judge_section(humans: pd.DataFrame, verdicts: pd.DataFrame, items: pd.DataFr
             "human_only": {"estimate": estimate.human_estimate, "ci_low": low, "ci_high": high},
             "human_judgments_saved": saved,
             "n_prompts_labeled": estimate.n_labeled, "n_prompts_unlabeled": estimate.n_unlabeled,
-            "by_category": _by_category(items, prompts, confidence),
+            "by_category": _by_category(prompts, confidence),
         }
     if use_judge:
         out["decision"] = _decision(prompts, estimate, final, human, thresholds, overlap,
@@ -153,7 +153,7 @@ def _estimate(prompts: pd.DataFrame, confidence: float) -> tuple[PPIEstimate | N
                     unlabeled["score"].to_numpy(dtype=float), confidence=confidence), final
 
 
-def _by_category(items: pd.DataFrame, prompts: pd.DataFrame, confidence: float) -> list[dict]:
+def _by_category(prompts: pd.DataFrame, confidence: float) -> list[dict]:
     rows = []
     for category, group in prompts.groupby(prompts["category"].fillna(""), sort=True):
         try:

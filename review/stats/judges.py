@@ -27,8 +27,6 @@ import pandas as pd
 
 from review.stats.outcomes import A_WINS, B_WINS, BOTH_BAD, TIE, encode
 
-JUDGE_COLUMNS = ("item", "prompt", "category", "rater", "model_left", "model_right", "choice", "order",
-                 "prob_left")
 # A code's score for the item's model_a (pair coding).
 _SCORE_A = {A_WINS: 1.0, B_WINS: 0.0, TIE: 0.5, BOTH_BAD: 0.5}
 

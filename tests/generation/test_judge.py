@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
-import time
 
 import pytest
 from sqlalchemy import func, select, text
@@ -16,7 +13,7 @@ from sqlalchemy import func, select, text
 from review.campaign.leases import next_assignment
 from review.core.db import session_scope
 from review.core.models import Comparison, JudgeVerdict, Judgment, Reviewer, StudyReviewer
-from tests.factories import make_model, make_reviewer, make_study_with_items
+from tests.factories import kill_midway_and_rerun, make_model, make_reviewer, make_study_with_items
 from tests.generation.openai_server import CompletionServer
 
 ANSWER = re.compile(r"\[The Start of Assistant (A|B)'s Answer\]\n(.*?)\n\[The End", re.S)
@@ -136,20 +133,13 @@ def test_killed_judge_resumes_without_duplicates(cli, engine, database_url, tiny
     env = {**os.environ, "REVIEW_DATABASE_URL": database_url, "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "-m", "review.cli", "judge", "--study", "study", "--judge", "tiny-judge",
                "--batch-size", "1", "--max-new-tokens", "32", "--json"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stored() -> int:
         with engine.connect() as connection:
             return connection.execute(text("SELECT count(*) FROM judge_verdicts")).scalar()
 
-    deadline = time.monotonic() + 120
-    while stored() < 5 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    done = stored()
+    done, result = kill_midway_and_rerun(command, env, stored)
     assert 5 <= done < 120, "the run must be killed midway"
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert (summary["already_present"], summary["judged"]) == (done, 120 - done)

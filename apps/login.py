@@ -16,6 +16,12 @@ an image elsewhere cannot log anybody out). The session cookie's name is the sam
 every process, and Gradio looks each request's cookie up in :class:`DatabaseTokens`, so a
 login through one replica is valid on every other (no sticky sessions).
 
+Gradio's login form shows "Incorrect Credentials" after a 400 and nothing after any other
+refusal. :class:`LoginPageScript` adds a small script to the login page that shows the
+server's own message instead (the 429's "Too many failed sign-in attempts. Try again in 5
+minutes.", or the 400's), and "You are signed out." after ``/logout``, which redirects to
+``/?signed_out=1`` for it.
+
 The client address is the TCP peer. Behind a reverse proxy every request comes from the
 proxy, so the per-address limit then applies to everybody together; the per-name limit
 still holds.
@@ -33,6 +39,78 @@ from fastapi.security import OAuth2PasswordRequestForm
 from gradio.routes import App, ORJSONResponse
 
 from apps.context import AppContext
+
+# Where /logout sends the browser: the login page, which then says so.
+SIGNED_OUT_QUERY = "signed_out=1"
+
+# The login page's own script (Gradio's form: a panel with an <h2>, p.creds for its
+# "Incorrect Credentials", a .form with the two fields). It watches the form's POST /login
+# and puts the server's answer in one line of its own (role=alert), in place of Gradio's.
+LOGIN_PAGE_HEAD = """
+<style>
+  #login-message { margin: 0 0 8px; padding: 8px 12px; border-radius: 6px; font-weight: 600; }
+  #login-message.refused { color: var(--error-text-color, #b91c1c);
+    background: var(--error-background-fill, #fef2f2); border: 1px solid var(--error-border-color, #fca5a5); }
+  #login-message.signed-out { background: var(--background-fill-secondary, #f4f4f5);
+    border: 1px solid var(--border-color-primary, #e4e4e7); }
+  html.login-message-shown p.creds { display: none; }
+</style>
+<script>
+(function () {
+  if (!window.gradio_config || !window.gradio_config.auth_required) return;
+  var pending = null;
+  function show(text, kind) {
+    pending = {text: text, kind: kind};
+    var heading = document.querySelector(".wrap h2");
+    if (!heading) return false;
+    var line = document.getElementById("login-message");
+    if (!line) {
+      // Where Gradio shows its own message: under the explanation, above the fields.
+      line = document.createElement("p");
+      line.id = "login-message";
+      var fields = heading.parentNode.querySelector(":scope > .form");
+      heading.parentNode.insertBefore(line, fields || heading.nextSibling);
+    }
+    line.setAttribute("role", kind === "refused" ? "alert" : "status");
+    line.className = kind;
+    line.textContent = text;
+    document.documentElement.classList.add("login-message-shown");
+    pending = null;
+    return true;
+  }
+  // The form is drawn after this script runs: show what is waiting once it is there.
+  new MutationObserver(function () { if (pending) show(pending.text, pending.kind); })
+    .observe(document.documentElement, {childList: true, subtree: true});
+  var query = new URLSearchParams(window.location.search);
+  if (query.get("signed_out")) {
+    show("You are signed out.", "signed-out");
+    query.delete("signed_out");
+    var rest = query.toString();
+    history.replaceState(null, "", window.location.pathname + (rest ? "?" + rest : "") + window.location.hash);
+  }
+  var send = window.fetch;
+  window.fetch = function (resource, options) {
+    var answer = send.apply(this, arguments);
+    var url = typeof resource === "string" ? resource : (resource && resource.url) || "";
+    var method = ((options && options.method) || (resource && resource.method) || "GET").toUpperCase();
+    var path = "";
+    try { path = new URL(url, window.location.href).pathname; } catch (e) {}
+    if (method !== "POST" || !/\\/login\\/?$/.test(path)) return answer;
+    return answer.then(function (response) {
+      if (!response.ok) {
+        response.clone().json().then(function (body) {
+          return body && typeof body.detail === "string" ? body.detail : null;
+        }, function () { return null; }).then(function (detail) {
+          show(detail || (response.status === 429 ? "Too many failed sign-in attempts. Try again later."
+                                                   : "Incorrect credentials."), "refused");
+        });
+      }
+      return response;
+    });
+  };
+})();
+</script>
+"""
 
 # The session cookie's suffix, the same in every process (Gradio draws a random one per
 # process, which would tie a login to the process that issued it).
@@ -87,12 +165,13 @@ class ReviewServerApp(App):
         self.tokens = DatabaseTokens(self.review_context)
 
     def build_middleware_stack(self) -> Any:
-        """Our security defaults outermost, in front of Gradio's middleware (CORS included)."""
+        """Our security defaults outermost, in front of Gradio's middleware (CORS included);
+        the login page's script added to the page."""
         from apps.security import SecurityMiddleware
 
         from gradio.utils import get_upload_folder
 
-        return SecurityMiddleware(super().build_middleware_stack(),
+        return SecurityMiddleware(LoginPageScript(super().build_middleware_stack()),
                                   allowed_origins=self.review_context.settings.allowed_origins,
                                   may_download=self.may_download,
                                   download_root=Path(get_upload_folder()),
@@ -188,12 +267,56 @@ def make_server_app(ctx: AppContext) -> ReviewServerApp:
                     end_login_sessions(session=session, account=name)
 
         await anyio.to_thread.run_sync(end)
-        response = RedirectResponse(url=request.scope.get("root_path", "") + "/", status_code=303)
+        response = RedirectResponse(url=request.scope.get("root_path", "") + "/?" + SIGNED_OUT_QUERY,
+                                    status_code=303)
         response.delete_cookie(key=f"access-token-{server.cookie_id}", path="/")
         response.delete_cookie(key=f"access-token-unsecure-{server.cookie_id}", path="/")
         return response
 
     return server
+
+
+class LoginPageScript:
+    """ASGI middleware: adds :data:`LOGIN_PAGE_HEAD` to the head of the app's page (``GET /``).
+
+    Gradio gives the ``head=`` of ``launch`` to signed-in pages only (it travels in the
+    page's config, which the login page does not get), so the login page's script is added
+    to the HTML here. It does nothing on a signed-in page.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        root = (scope.get("root_path") or "").rstrip("/")
+        page = scope.get("path", "").rstrip("/") in ("", root)
+        if scope["type"] != "http" or scope.get("method") != "GET" or not page:
+            await self.app(scope, receive, send)
+            return
+        start: dict = {}
+        parts: list[bytes] = []
+
+        async def send_with_script(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)  # sent with the body, whose length changes
+                return
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            parts.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(parts)
+            headers = [(key, value) for key, value in start.get("headers", [])
+                       if key.lower() != b"content-length"]
+            html = any(key.lower() == b"content-type" and value.startswith(b"text/html")
+                       for key, value in headers)
+            if html and b"</head>" in body:
+                body = body.replace(b"</head>", LOGIN_PAGE_HEAD.encode() + b"</head>", 1)
+            await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, send_with_script)
 
 
 def _over_tls(request: Request) -> bool:

@@ -39,12 +39,26 @@ def _link_open(self, tokens, idx, options, env):  # noqa: ANN001, ANN202 - markd
 
 
 def code_css(scope: str = ".answer-body") -> str:
-    """CSS for the syntax colours of :func:`render_markdown`'s code blocks."""
+    """CSS for :func:`render_markdown`'s code blocks inside ``scope``: one plain block each,
+    with pygments' syntax colours when it is installed.
+
+    Only pygments' token colours are kept: its background on ``pre code`` (an inline
+    element) painted a faint box behind every line, its ``.err`` rule a red box around
+    every character a lexer does not know, and its unscoped rules (``pre``) would reach
+    the rest of the page.
+    """
+    block = (f"{scope} pre code {{ display: block; background: none; border: 0; padding: 0; "
+             f"border-radius: 0; box-shadow: none; }}\n"
+             f"{scope} pre code span {{ background: none; border: 0; padding: 0; }}")
     try:
         from pygments.formatters import HtmlFormatter
     except ImportError:
-        return ""
-    return HtmlFormatter(style="default").get_style_defs(f"{scope} pre code")
+        return block
+    token = f"{scope} pre code ."
+    defs = HtmlFormatter(style="default").get_style_defs(f"{scope} pre code")
+    colours = [rule for rule in defs.splitlines()
+               if rule.startswith(token) and not rule.startswith((token + "hll ", token + "err "))]
+    return "\n".join([*colours, block])
 
 
 def _highlight(code: str, language: str, _attrs: str) -> str:

@@ -1,14 +1,29 @@
-"""The blind side-by-side view: prompt, answers "A" and "B", four vote buttons.
+"""The blind side-by-side view: prompt, answers "A" and "B", choose a verdict, then submit it.
 
-Per-session state is one small dict kept server-side in ``gr.State``: the opaque
-assignment id on screen, whether a vote will record or change, when it was shown, and
-the account it was shown to (a state presented under another login is ignored).
-Every callback looks the logged-in user up again (``gr.Request.username``) and the
-services check that the assignment is theirs.
+Choose, then submit (as in Argilla and Label Studio): the four choice buttons (keys 1-4,
+a / b / t / x) only *select* a verdict, highlighted and changeable; the strength ("how much
+better", for A or B only) and the reason can be given before or after; "Submit vote"
+(Enter) records it in one server round trip. Selecting happens in the browser (a hidden
+``choice`` field the buttons set), so it costs no round trip; while a vote is in flight
+every button is disabled, so a double press records one vote.
+
+A choice, strength and reason not yet submitted are kept in the tab's ``sessionStorage``
+under the item's opaque assignment id (nothing else: no model name is ever on the page),
+so a reload of the page shows them again; the draft is dropped once its vote is recorded.
+
+What is on screen is one small dict the page holds and sends back with each event (a
+hidden field, ``screen-state``): the opaque assignment id on screen, whether a vote will
+record or change, when it was shown, and the account it was shown to (a state presented
+under another login is ignored). No server process keeps anything of a page, so any replica
+behind a round-robin balancer can answer any event. The state grants nothing: every
+callback looks the logged-in user up again (``gr.Request.username``), the services check
+that the assignment is theirs, and the server's own clock decides whether an item was on
+screen long enough (the lease's start).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -24,24 +39,104 @@ VOTES = (  # (choice, button label, elem_id, keys)
     ("tie", "Tie", "vote-tie", "3 / t"),
     ("both_bad", "Both are bad", "vote-both-bad", "4 / x"),
 )
-CHOICE_WORDS = {"left": "A is better", "right": "B is better", "tie": "Tie", "both_bad": "Both are bad"}
+CHOICE_WORDS = {choice: label for choice, label, _, _ in VOTES}
+GRADED = ("left", "right")  # the choices that take a strength
 
 EMPTY_ANSWER = '<div class="answer-body answer-empty"></div>'
+
+# --- The form in the browser: Gradio runs these ``js=`` functions without a server call.
+# The drafts live in sessionStorage ({assignment id: {choice, strength, rationale}}); the
+# page itself (window, so a reload starts afresh) remembers the item whose draft its form
+# holds and the item whose vote is in flight.
+DRAFT_KEYS = {"@DRAFTS@": "review-drafts", "@OPEN@": "reviewDraftOpen", "@SENT@": "reviewDraftSent"}
+_STORE = """
+  const load = () => { try { return JSON.parse(sessionStorage.getItem('@DRAFTS@') || '{}'); }
+                       catch (e) { return {}; } };
+  const store = (drafts) => { try { sessionStorage.setItem('@DRAFTS@', JSON.stringify(drafts)); }
+                              catch (e) {} };
+"""
+
+
+def _js(source: str, **values: object) -> str:
+    """A ``js=`` function with the storage helpers, the draft keys and ``values`` (as JSON,
+    in place of ``@NAME@``) filled in."""
+    source = source.replace("@STORE@", _STORE)
+    for placeholder, value in [*DRAFT_KEYS.items(), *((f"@{k}@", json.dumps(v)) for k, v in values.items())]:
+        source = source.replace(placeholder, value)
+    return source
+
+
+# Saved only into the draft the form was opened with (see RESTORE), so that the empty form
+# of the next item never overwrites a draft.
+SAVE_DRAFT_JS = _js("""(key, choice, strength, rationale) => { @STORE@
+  if (!key || key !== window['@OPEN@']) return;
+  const drafts = load();
+  if (choice || strength || (rationale || '').trim()) drafts[key] = {choice, strength, rationale};
+  else delete drafts[key];
+  store(drafts);
+}""")
+RESTORE_DRAFT_JS = _js("""(key) => { @STORE@
+  window['@OPEN@'] = key || '';
+  const draft = key ? load()[key] : null;
+  if (!draft) return [undefined, undefined, undefined];
+  return [draft.choice || undefined, draft.strength || undefined, draft.rationale || undefined];
+}""")
+# The choice shown: its button highlighted, Submit on once there is one, the strength
+# only for A or B.
+SHOW_CHOICE_JS = _js("""(choice) => {
+  const pick = (value) => ({__type__: 'update', variant: choice === value ? 'primary' : 'secondary',
+                            elem_classes: choice === value ? ['vote-choice', 'chosen'] : ['vote-choice']});
+  return [...@CHOICES@.map(pick), {__type__: 'update', interactive: Boolean(choice)},
+          {__type__: 'update', visible: !choice || @GRADED@.includes(choice)}];
+}""", CHOICES=[choice for choice, *_ in VOTES], GRADED=list(GRADED))
+# Filled in by _js with the number of buttons (LOCKED: the CHOICES first, then Submit, then
+# the others).
+LOCK_JS = """(key) => {
+  window['@SENT@'] = key || '';
+  return Array(@LOCKED@).fill({__type__: 'update', interactive: false});
+}"""
+UNLOCK_JS = """(key, choice) => { @STORE@
+  const sent = window['@SENT@'];
+  window['@SENT@'] = '';
+  // Another item on screen: the vote was recorded, its draft is done with.
+  if (sent && sent !== key) { const drafts = load(); delete drafts[sent]; store(drafts); }
+  const top = document.getElementById('notice');
+  if (top) top.scrollIntoView({block: 'start'});
+  const on = {__type__: 'update', interactive: true};
+  return [...Array(@CHOICES@).fill(on), {__type__: 'update', interactive: Boolean(choice)},
+          ...Array(@LOCKED@ - @CHOICES@ - 1).fill(on)];
+}"""
+
+
+def vote_words(choice: str, strength: int | None) -> str:
+    """A vote as the reviewer chose it: "A is better (clearly)", "Tie"."""
+    words = CHOICE_WORDS[choice]
+    return f"{words} ({STRENGTHS[strength]})" if strength in STRENGTHS else words
+
+
+def seconds_on_screen(state: dict) -> float | None:
+    """Seconds since the page's state was made (None when it holds no usable time)."""
+    shown = state.get("shown_at")
+    if isinstance(shown, bool) or not isinstance(shown, int | float):
+        return None
+    return max(0.0, time.time() - shown)
 
 
 def no_study_screen() -> tuple:
     """The screen of an account that is on no study (values for the screen outputs)."""
-    return (None, "You are not on any study yet.", "", render_guidelines(None),
-            gr.Column(visible=False), "", "", EMPTY_ANSWER, EMPTY_ANSWER, None, "",
+    return ("", "You are not on any study yet.", "", render_guidelines(None),
+            gr.Column(visible=False), "", "", EMPTY_ANSWER, EMPTY_ANSWER, "", None, None, "",
             gr.Button(visible=False))
 
 
 def build_review_tab(ctx: AppContext) -> dict[str, Any]:
     """Create the review tab's components and wire their events; returns the pieces server.py needs."""
-    state = gr.State(None)
+    state = gr.Textbox("", visible="hidden", elem_id="screen-state", label="Screen")
     with gr.Row(elem_id="review-header", equal_height=True):
+        # Its choices arrive at login; any value is checked again against the account's
+        # studies (a replica that did not serve the login has no list to check against).
         study = gr.Dropdown(label="Study", choices=[], value=None, interactive=True, scale=2,
-                            min_width=220, elem_id="study-choice", allow_custom_value=False)
+                            min_width=220, elem_id="study-choice", allow_custom_value=True)
         progress = gr.Markdown(elem_id="progress", min_height=0)
     with gr.Accordion("Guidelines", open=False, elem_id="guidelines"):
         guidelines = gr.HTML(render_guidelines(None), js_on_load=None)
@@ -53,19 +148,28 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
             left = gr.HTML(EMPTY_ANSWER, elem_id="answer-a", js_on_load=None, min_width=340)
             right = gr.HTML(EMPTY_ANSWER, elem_id="answer-b", js_on_load=None, min_width=340)
         with gr.Row(elem_id="vote-buttons"):
-            buttons = {choice: gr.Button(label, elem_id=elem_id, min_width=140,
-                                         variant="primary" if choice in ("left", "right") else "secondary")
+            buttons = {choice: gr.Button(label, elem_id=elem_id, min_width=140, variant="secondary",
+                                         elem_classes=["vote-choice"])
                        for choice, label, elem_id, _ in VOTES}
-        gr.Markdown("Keyboard: " + " · ".join(f"**{keys}** {label}" for _, label, _, keys in VOTES),
-                    elem_id="key-hint")
+        gr.Markdown("Keyboard: " + " · ".join(f"**{keys}** {label}" for _, label, _, keys in VOTES)
+                    + " · **Enter** submit", elem_id="key-hint")
         with gr.Row(elem_id="vote-details"):
             strength = gr.Radio([(word, value) for value, word in STRENGTHS.items()], value=None, elem_id="strength", min_width=300,
                                 label="How much better? (optional, for A or B)")
             rationale = gr.Textbox(label="Why? (optional)", lines=2, max_lines=6, max_length=MAX_RATIONALE_LENGTH,
                                    elem_id="rationale", min_width=300, scale=2)
-        with gr.Row(elem_id="skip-row"):
+        with gr.Row(elem_id="submit-row"):
+            submit = gr.Button("Submit vote", elem_id="submit-vote", variant="primary", interactive=False,
+                               scale=0, min_width=220)
             skip = gr.Button("Skip this item", size="sm", elem_id="skip", variant="secondary",
                              scale=0, min_width=160)
+    # Never shown: the chosen verdict (set in the browser by the buttons) and the opaque id
+    # of the item whose draft the form keeps ("" when none is kept). Outside the item, whose
+    # showing would show them too.
+    with gr.Column(elem_id="form-state"):
+        choice = gr.Radio([(label, value) for value, label, _, _ in VOTES], value=None,
+                          visible="hidden", elem_id="choice", label="Your choice")
+        draft = gr.Textbox("", visible="hidden", elem_id="draft-key", label="Draft")
     # Outside the item: the last vote can be changed from the "all done" screen too.
     with gr.Row(elem_id="item-actions"):
         change = gr.Button("Change my last vote", size="sm", elem_id="change-last", variant="secondary",
@@ -73,15 +177,27 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
         revisit = gr.Button("Review my skipped items", size="sm", elem_id="revisit-skipped",
                             variant="secondary", visible=False, scale=0, min_width=220)
 
+    # The draft key comes before the form it keys (outputs are applied in order).
     screen = [state, notice, progress, guidelines, item_box, prompt, reference, left, right,
-              strength, rationale, revisit]
+              draft, choice, strength, rationale, revisit]
 
-    def screen_of(reviewer: Any, current: dict | None) -> dict | None:
-        """The session's state if it belongs to this account (a state is never shared)."""
-        return current if current and current.get("user") == reviewer.name else None
+    def screen_of(reviewer: Any, current: str | None) -> dict | None:
+        """The page's state (see the module) if it is well-formed and this account's."""
+        try:
+            state = json.loads(current or "null")
+        except ValueError:
+            return None
+        if not isinstance(state, dict) or state.get("user") != reviewer.name \
+                or not isinstance(state.get("assignment"), str) or state.get("mode") not in ("vote", "change"):
+            return None
+        return state
 
-    def show(screen: Any, message: str = "") -> tuple:
-        """The page's outputs for a :class:`review.campaign.screen.Screen`."""
+    def show(screen: Any, message: str = "", current: dict | None = None) -> tuple:
+        """The page's outputs for a :class:`review.campaign.screen.Screen`.
+
+        When ``current`` is the item still on screen (a vote was refused), the form keeps
+        what the reviewer chose and wrote.
+        """
         progress_text = f"**{screen.progress.done}** done · **{screen.progress.remaining}** remaining"
         skipped = screen.progress.skipped
         if skipped:
@@ -94,60 +210,67 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
                     else "Nothing left for you to review right now. Thank you!")
             if skipped and not screen.paused:
                 idle += f" You skipped {skipped}: review them when you are ready."
-            return (None, " ".join(filter(None, [message, idle])), progress_text, rules,
-                    gr.Column(visible=False), "", "", EMPTY_ANSWER, EMPTY_ANSWER, None, "",
+            return ("", " ".join(filter(None, [message, idle])), progress_text, rules,
+                    gr.Column(visible=False), "", "", EMPTY_ANSWER, EMPTY_ANSWER, "", None, None, "",
                     revisit_button)
-        new_state = {"assignment": view.assignment_id, "mode": screen.mode, "shown_at": time.time(),
-                     "user": screen.reviewer}
-        # Changing a vote starts from it: its strength and reason stay unless changed.
-        keep = screen.mode == "change"
-        return (new_state, message, progress_text, rules, gr.Column(visible=True),
-                render_conversation(view.messages), render_reference(view.reference),
-                render_answer(view.left, "A"), render_answer(view.right, "B"),
-                screen.previous_strength if keep else None,
-                (screen.previous_rationale or "") if keep else "", revisit_button)
+        page = (render_conversation(view.messages), render_reference(view.reference),
+                render_answer(view.left, "A"), render_answer(view.right, "B"))
+        if current and (current["assignment"], current["mode"]) == (view.assignment_id, screen.mode):
+            return (json.dumps(current), message, progress_text, rules, gr.Column(visible=True), *page,
+                    gr.skip(), gr.skip(), gr.skip(), gr.skip(), revisit_button)
+        new_state = json.dumps({"assignment": view.assignment_id, "mode": screen.mode,
+                                "shown_at": time.time(), "user": screen.reviewer})
+        # Changing a vote starts from it (its strength and reason stay unless changed), and
+        # keeps no draft: the stored vote is the starting point.
+        if screen.mode == "change":
+            form = ("", screen.previous_choice, screen.previous_strength, screen.previous_rationale or "")
+        else:
+            form = (view.assignment_id, None, None, "")
+        return (new_state, message, progress_text, rules, gr.Column(visible=True), *page, *form,
+                revisit_button)
 
-    def next_screen(session: Any, reviewer: Any, label: str | None, message: str = "") -> tuple:
+    def next_screen(session: Any, reviewer: Any, label: str | None, message: str = "",
+                    current: dict | None = None) -> tuple:
         from review.campaign.screen import next_screen as screen
 
         return show(screen(session=session, reviewer=reviewer, study_label=label,
-                           lease_minutes=ctx.settings.lease_minutes), message)
+                           lease_minutes=ctx.settings.lease_minutes), message, current)
 
     @user_errors
     def open_study(label: str | None, request: gr.Request) -> tuple:
         with ctx.account(request, write=True) as (session, reviewer):
             return next_screen(session, reviewer, label)
 
-    def make_vote(choice: str):
-        @user_errors
-        def vote(current: dict | None, label: str | None, how_much: int | None, why: str | None,
-                 request: gr.Request) -> tuple:
-            from review.core.errors import ReviewError
-            from review.campaign.judgments import change_vote, record_vote
+    @user_errors
+    def submit_vote(current: str | None, label: str | None, chosen: str | None, how_much: int | None,
+                    why: str | None, request: gr.Request) -> tuple:
+        from review.campaign.judgments import change_vote, record_vote
+        from review.core.errors import ReviewError
 
-            with ctx.account(request, write=True) as (session, reviewer):
-                current = screen_of(reviewer, current)
-                message = "There is no item on screen to vote on." if not current else ""
-                how_much = how_much if choice in ("left", "right") else None
-                try:
-                    if current and current.get("mode") == "change":
-                        change_vote(session=session, reviewer=reviewer, choice=choice,
-                                    assignment_id=current["assignment"], strength=how_much,
-                                    rationale=why)
-                        message = f"Your previous vote is now: {CHOICE_WORDS[choice]}."
-                    elif current:
-                        record_vote(session=session, reviewer=reviewer, choice=choice,
-                                    assignment_id=current["assignment"], strength=how_much,
-                                    rationale=why, seconds=time.time() - current["shown_at"])
-                        message = f"Vote recorded: {CHOICE_WORDS[choice]}."
-                except ReviewError as exc:
-                    message = f"Not recorded: {exc}"
-                return next_screen(session, reviewer, label, message)
-
-        return vote
+        with ctx.account(request, write=True) as (session, reviewer):
+            current = screen_of(reviewer, current)
+            if not current:
+                return next_screen(session, reviewer, label, "There is no item on screen to vote on.")
+            if chosen not in CHOICE_WORDS:
+                return next_screen(session, reviewer, label,
+                                   "Choose A, B, Tie or Both are bad first, then submit.", current)
+            how_much = how_much if chosen in GRADED else None
+            try:
+                if current["mode"] == "change":
+                    change_vote(session=session, reviewer=reviewer, choice=chosen,
+                                assignment_id=current["assignment"], strength=how_much, rationale=why)
+                    message = f"Your previous vote is now: {vote_words(chosen, how_much)}."
+                else:
+                    record_vote(session=session, reviewer=reviewer, choice=chosen,
+                                assignment_id=current["assignment"], strength=how_much,
+                                rationale=why, seconds=seconds_on_screen(current))
+                    message = f"Vote recorded: {vote_words(chosen, how_much)}."
+            except ReviewError as exc:
+                return next_screen(session, reviewer, label, f"Not recorded: {exc}", current)
+            return next_screen(session, reviewer, label, message)
 
     @user_errors
-    def skip_item(current: dict | None, label: str | None, request: gr.Request) -> tuple:
+    def skip_item(current: str | None, label: str | None, request: gr.Request) -> tuple:
         from review.campaign.leases import skip_assignment
 
         with ctx.account(request, write=True) as (session, reviewer):
@@ -183,21 +306,47 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
                 return next_screen(session, reviewer, label,
                                    f"Only a vote cast in the last {int(CHANGE_WINDOW_SECONDS // 60)} "
                                    "minutes can be changed.")
-            return show(screen, f"Changing your previous vote (it was: "
-                                f"{CHOICE_WORDS[screen.previous_choice]}). "
-                                "Vote again, or press Skip to keep it.")
+            previous = vote_words(screen.previous_choice, screen.previous_strength)
+            return show(screen, f"Changing your previous vote (it was: {previous}). "
+                                "Choose again and submit, or press Skip to keep it.")
 
     # The page's own events: not offered to API clients (apps.api has the named endpoints),
     # though every one of them checks the account like the API does.
     events = {"api_visibility": "private"}
     study.input(open_study, [study], screen, api_name="ui_open_study", **events)
-    # After a vote the next item starts at its top, on a phone too (the buttons were at the
-    # bottom of the last one).
-    to_top = "() => { const top = document.getElementById('notice'); if (top) top.scrollIntoView({block: 'start'}); }"
-    for choice, button in buttons.items():
-        button.click(make_vote(choice), [state, study, strength, rationale], screen,
-                     api_name=f"ui_vote_{choice}", **events).then(None, js=to_top)
+    wire_form(buttons, submit, choice, strength, rationale, draft)
+    # Submitting: every button off while the vote is in flight, one round trip, then on
+    # again (Submit only with a choice), the draft dropped once recorded, and the next item
+    # starts at its top, on a phone too.
+    locked = [*buttons.values(), submit, skip, change, revisit]
+    submit.click(None, [draft], locked, js=_js(LOCK_JS, LOCKED=len(locked)), **events) \
+        .then(submit_vote, [state, study, choice, strength, rationale], screen,
+              api_name="ui_submit_vote", **events) \
+        .then(None, [draft, choice], locked,
+              js=_js(UNLOCK_JS, LOCKED=len(locked), CHOICES=len(buttons)), **events)
     skip.click(skip_item, [state, study], screen, api_name="ui_skip", **events)
     change.click(change_last, [study], screen, api_name="ui_change_last", **events)
     revisit.click(revisit_skipped, [study], screen, api_name="ui_revisit_skipped", **events)
     return {"study": study, "screen": screen, "open_study": open_study}
+
+
+def wire_form(buttons: dict[str, Any], submit: Any, choice: Any, strength: Any, rationale: Any,
+              draft: Any) -> None:
+    """The form's events in the browser: choosing, showing the choice, keeping the draft.
+
+    None of them calls the server. The draft is restored when an item comes on screen and
+    saved on every change of the form after that.
+    """
+    events = {"api_visibility": "private"}
+    form = [draft, choice, strength, rationale]
+    for value, button in buttons.items():
+        # A tie or "both bad" has no strength: choosing one clears it.
+        if value in GRADED:
+            pick, outputs = f"() => {json.dumps(value)}", [choice]
+        else:
+            pick, outputs = f"() => [{json.dumps(value)}, null]", [choice, strength]
+        button.click(None, None, outputs, js=pick, **events)
+    choice.change(None, [choice], [*buttons.values(), submit, strength], js=SHOW_CHOICE_JS, **events)
+    for field in (choice, strength, rationale):
+        field.change(None, form, None, js=SAVE_DRAFT_JS, **events)
+    draft.change(None, [draft], [choice, strength, rationale], js=RESTORE_DRAFT_JS, **events)

@@ -35,12 +35,18 @@ from review.core.config import Settings
 TITLE = "Blind review"
 # Events of one kind that may run at once; the database serialises what must be serialised.
 CONCURRENCY_LIMIT = 32
+QUEUE_POLL_SECONDS = 0.01
+PROGRESS_POLL_SECONDS = 0.25
 
 KEYBOARD_SCRIPT = """
 <script>
 (function () {
+  // 1-4 (or a, b, t, x) choose; Enter submits the chosen vote. Keys typed into a text
+  // field stay text, and Enter on another button or link keeps its own meaning.
   var keys = {"1": "vote-left", "a": "vote-left", "2": "vote-right", "b": "vote-right",
-              "3": "vote-tie", "t": "vote-tie", "4": "vote-both-bad", "x": "vote-both-bad"};
+              "3": "vote-tie", "t": "vote-tie", "4": "vote-both-bad", "x": "vote-both-bad",
+              "enter": "submit-vote"};
+  var choices = ["vote-left", "vote-right", "vote-tie", "vote-both-bad"];
   function typing(element) {
     if (!element) return false;
     if (element.isContentEditable) return true;
@@ -50,11 +56,17 @@ KEYBOARD_SCRIPT = """
     var type = (element.getAttribute("type") || "text").toLowerCase();
     return ["radio", "checkbox", "button", "submit", "range"].indexOf(type) < 0;
   }
+  function ownAction(element) {
+    if (!element || choices.indexOf(element.id) >= 0) return false;
+    return ["BUTTON", "A", "SUMMARY"].indexOf(element.tagName) >= 0;
+  }
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
     if (typing(event.target)) return;
-    var id = keys[(event.key || "").toLowerCase()];
+    var key = (event.key || "").toLowerCase();
+    var id = keys[key];
     if (!id) return;
+    if (key === "enter" && (event.shiftKey || ownAction(event.target))) return;
     var button = document.getElementById(id);
     if (!button || button.disabled || button.offsetParent === null) return;
     event.preventDefault();
@@ -97,6 +109,14 @@ CSS = """
 .answer-body th, .answer-body td { border: 1px solid var(--border-color-primary); padding: 2px 8px; }
 .answer-empty { min-height: 2em; }
 #vote-buttons button { min-height: 52px; font-size: 1rem; }
+#vote-buttons button.chosen { box-shadow: 0 0 0 3px var(--color-accent-soft), 0 0 0 5px var(--color-accent); }
+#vote-buttons button.chosen::before { content: "\\2713\\00a0"; }
+#submit-row { align-items: center; gap: 16px; }
+#form-state, #choice, #draft-key { display: none !important; }
+#submit-vote { min-height: 52px; font-size: 1.05rem; }
+/* Gradio paints a hovered radio white, its dot too: a chosen strength under the mouse looked unchosen. */
+#strength input[type=radio]:checked:hover { background-color: var(--checkbox-background-color-selected);
+  border-color: var(--checkbox-border-color-selected); }
 @media (max-width: 720px) {
   #answers { flex-direction: column; }
   #answers > * { min-width: 100% !important; }
@@ -159,10 +179,11 @@ def build_app(settings: Settings) -> gr.Blocks:
         with gr.Row(elem_id="topbar", equal_height=False):
             gr.Markdown(f"### {TITLE}: which answer is better?", elem_id="title")
             whoami = gr.HTML("", elem_id="whoami", js_on_load=None)
-        # Tabs other than Review are hidden until the login says the role; their content
-        # arrives only from callbacks that check the role again.
+        # Every tab is hidden until the login says the role and the studies (a tab can be
+        # shown by an update, not hidden again); their content arrives only from callbacks
+        # that check the role again.
         with gr.Tabs() as tabs:
-            with gr.Tab("Review", id="review"):
+            with gr.Tab("Review", id="review", visible=False) as review_tab:
                 review = build_review_tab(ctx)
             with gr.Tab("Dashboard", id="dashboard", visible=False) as dashboard_tab:
                 dashboard = build_dashboard_tab(ctx, downloads)
@@ -182,19 +203,33 @@ def build_app(settings: Settings) -> gr.Blocks:
                                f"({html.escape(role)})</span> {LOGOUT_FORM}")
             screen = review["open_study"](labels[0], request) if labels else no_study_screen()
             analyst, admin_role = may(role, "view_results"), may(role, "administer")
-            # An analyst or admin who reviews nothing starts on the dashboard.
-            selected = gr.Tabs(selected="dashboard") if analyst and not labels else gr.skip()
+            # An analyst or admin who reviews nothing starts on the dashboard, with no empty
+            # Review tab; a reviewer on no study is told so on the Review tab.
+            reviews = bool(labels) or not analyst
+            selected = gr.skip() if reviews else gr.Tabs(selected="dashboard")
             return (whoami_text, gr.Dropdown(choices=labels, value=labels[0] if labels else None,
                                              visible=bool(labels)),
-                    selected, gr.Tab(visible=analyst), gr.Tab(visible=admin_role),
+                    selected, gr.Tab(visible=reviews), gr.Tab(visible=analyst),
+                    gr.Tab(visible=admin_role),
                     *dashboard["on_login"](role, request), *admin["on_login"](role, request),
                     *screen)
 
         app.load(on_load, None,
-                 [whoami, review["study"], tabs, dashboard_tab, admin_tab,
+                 [whoami, review["study"], tabs, review_tab, dashboard_tab, admin_tab,
                   *dashboard["login_outputs"], *admin["login_outputs"], *review["screen"]],
                  api_name="ui_load", api_visibility="private")
     app.queue(default_concurrency_limit=CONCURRENCY_LIMIT)
+    # Every event of the page is one plain request, answered at once by whichever replica
+    # gets it: no queue, no event stream, no state kept in a server process.
+    for dependency in app.fns.values():
+        dependency.queue = False
+    # Gradio's queue, idle now, still looks for new events every millisecond and for progress
+    # to report every 10 ms: 4% of a core per process. QUEUE_POLL_SECONDS is soon enough
+    # for anything queued; the app reports no progress bars.
+    queue = getattr(app, "_queue", None)
+    if hasattr(queue, "sleep_when_free") and hasattr(queue, "progress_update_sleep_when_free"):
+        queue.sleep_when_free = QUEUE_POLL_SECONDS
+        queue.progress_update_sleep_when_free = PROGRESS_POLL_SECONDS
     app.review_context = ctx  # the engine travels with the app, for launch() and shutdown
     app.review_downloads = downloads  # removed with the app
     app.review_css = CSS + "\n" + DASHBOARD_CSS + "\n" + code_css()

@@ -1,4 +1,5 @@
-"""The reviewer app in headless Chromium: log in, read two answers, vote with the keyboard.
+"""The reviewer app in headless Chromium: log in, read two answers, choose and submit a vote
+with the keyboard.
 
 Also: raw HTML in model output is shown as text and runs nothing, the page names no
 model, and the layout puts the answers side by side on a desktop and stacks them on a
@@ -79,14 +80,21 @@ def test_login_and_vote_with_the_keyboard(server, chromium_browser):
         assert re.search(r"(ALPHA|BRAVO)-\d", right_text).group(0)[:5] != shown_left[:5]
         assert page.locator("#prompt .turn").count() in (1, 4)  # chat rendered turn by turn
 
-        # Typing in the rationale box is typing, not voting.
+        # Typing in the rationale box is typing, neither choosing nor voting (Enter included).
         rationale = page.locator("#rationale textarea")
         rationale.click()
         rationale.type("1 b 2 because")
+        rationale.press("Enter")
+        rationale.press("Backspace")
         page.wait_for_timeout(600)
         assert _judgment_count(server, "ana") == 0
+        assert page.locator("#vote-buttons .chosen").count() == 0
         page.locator("#prompt").click()  # leave the text box
-        page.keyboard.press("1")
+        page.keyboard.press("1")  # chooses A ...
+        expect(page.locator("#vote-left")).to_have_class(re.compile(r"\bchosen\b"))
+        page.wait_for_timeout(300)
+        assert _judgment_count(server, "ana") == 0
+        page.keyboard.press("Enter")  # ... and Enter submits it
         expect(page.locator("#notice")).to_contain_text("Vote recorded: A is better", timeout=10_000)
 
         with session_scope(server.engine) as session:
@@ -96,12 +104,15 @@ def test_login_and_vote_with_the_keyboard(server, chromium_browser):
             assert judgment.choice == "left" and judgment.rationale == "1 b 2 because"
             assert judgment.assignment_id is not None and judgment.seconds > 0
 
-        # Change it within the window: the same item comes back, the key casts the new vote.
+        # Change it within the window: the same item comes back with the vote chosen, the
+        # keys choose and submit the new one.
         page.locator("#change-last").click()
         expect(page.locator("#notice")).to_contain_text("Changing your previous vote", timeout=10_000)
         assert page.locator("#answer-a .answer-body").inner_text() == left_text
+        expect(page.locator("#vote-left")).to_have_class(re.compile(r"\bchosen\b"))
         page.locator("#prompt").click()
         page.keyboard.press("t")
+        page.keyboard.press("Enter")
         expect(page.locator("#notice")).to_contain_text("now: Tie", timeout=10_000)
         with session_scope(server.engine) as session:
             assert session.scalar(select(Judgment.choice)) == "tie"
@@ -147,7 +158,7 @@ def test_layout_side_by_side_on_desktop_stacked_on_a_phone(server, chromium_brow
         context, page, _ = _open(chromium_browser, server, "cy", viewport)
         try:
             page.wait_for_timeout(300)
-            page.screenshot(path=str(screenshot_dir / f"reviewer-{name}.png"), full_page=True)
+            page.screenshot(path=str(screenshot_dir / f"reviewer-layout-{name}.png"), full_page=True)
             a = page.locator("#answer-a").bounding_box()
             b = page.locator("#answer-b").bounding_box()
             if name == "desktop":
@@ -156,7 +167,7 @@ def test_layout_side_by_side_on_desktop_stacked_on_a_phone(server, chromium_brow
             else:
                 assert b["y"] >= a["y"] + a["height"] and abs(a["x"] - b["x"]) < 2
                 assert a["width"] > 300 and a["x"] + a["width"] <= 390
-            for button in ("#vote-left", "#vote-right", "#vote-tie", "#vote-both-bad"):
+            for button in ("#vote-left", "#vote-right", "#vote-tie", "#vote-both-bad", "#submit-vote"):
                 box = page.locator(button).bounding_box()
                 assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
         finally:

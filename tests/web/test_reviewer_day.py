@@ -1,9 +1,13 @@
 """A reviewer's day in headless Chromium: reference answers, changing a vote without losing its
-strength and reason, a double key press, the phone's scroll position after a vote, changing
-the last vote from the "all done" screen, long answers read in full.
+strength and reason, a vote refused as too fast keeping the form, the phone's scroll position
+after a vote, changing the last vote from the "all done" screen, long answers read in full.
+
+Voting is choose, then submit: a choice button selects, "Submit vote" (or Enter) records.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from sqlalchemy import select
@@ -52,6 +56,12 @@ def _open(browser, server, name, viewport=None):
                           ready="#answer-a .answer-body")
 
 
+def _vote(page, button: str) -> None:
+    """Choose with ``button`` (its elem_id), then submit."""
+    page.locator(button).click()
+    page.locator("#submit-vote").click()
+
+
 def _judgments(server, name):
     with session_scope(server.engine) as session:
         reviewer_id = session.scalar(select(Reviewer.id).where(Reviewer.name == name))
@@ -80,24 +90,28 @@ def test_changing_a_vote_keeps_its_strength_and_reason(server, chromium_browser)
         page.wait_for_timeout(1100)
         page.get_by_label("clearly").check()
         page.locator("#rationale textarea").fill("A cites the manual")
-        page.locator("#vote-left").click()
-        expect(page.locator("#notice")).to_contain_text("Vote recorded: A is better", timeout=10_000)
+        _vote(page, "#vote-left")
+        expect(page.locator("#notice")).to_contain_text("Vote recorded: A is better (clearly)",
+                                                        timeout=10_000)
         (first,) = _judgments(server, "bo")
         assert (first.choice, first.strength, first.rationale) == ("left", 2, "A cites the manual")
         page.locator("#change-last").click()
-        expect(page.locator("#notice")).to_contain_text("Changing your previous vote", timeout=10_000)
-        # The form starts from the vote being changed.
+        expect(page.locator("#notice")).to_contain_text(
+            "Changing your previous vote (it was: A is better (clearly))", timeout=10_000)
+        # The form starts from the vote being changed: its choice, strength and reason.
+        expect(page.locator("#vote-left")).to_have_class(re.compile(r"\bchosen\b"))
+        expect(page.locator("#submit-vote")).to_be_enabled()
         assert page.get_by_label("clearly").is_checked()
         assert page.locator("#rationale textarea").input_value() == "A cites the manual"
-        page.locator("#vote-right").click()
-        expect(page.locator("#notice")).to_contain_text("now: B is better", timeout=10_000)
+        _vote(page, "#vote-right")
+        expect(page.locator("#notice")).to_contain_text("now: B is better (clearly)", timeout=10_000)
         (changed,) = _judgments(server, "bo")
         assert (changed.choice, changed.strength, changed.rationale) == ("right", 2, "A cites the manual")
     finally:
         context.close()
 
 
-def test_a_double_key_press_cannot_vote_on_an_unread_item(server, chromium_browser):
+def test_a_vote_on_an_unread_item_is_refused_and_the_form_kept(server, chromium_browser):
     from playwright.sync_api import expect
 
     context, page, _ = _open(chromium_browser, server, "cy")
@@ -105,21 +119,30 @@ def test_a_double_key_press_cannot_vote_on_an_unread_item(server, chromium_brows
         page.wait_for_timeout(1100)
         page.locator("#prompt").click()
         page.keyboard.press("1")
-        page.keyboard.press("1")  # at once, while the first is in flight: ignored
+        page.keyboard.press("Enter")
+        page.keyboard.press("Enter")  # at once, while the first is in flight: ignored
         expect(page.locator("#notice")).to_contain_text("Vote recorded", timeout=10_000)
-        # The next item is on screen; a key pressed at once is refused by the server.
+        # The next item is on screen; a vote submitted at once is refused by the server, and
+        # what was chosen and written stays for the next try.
         page.locator("#prompt").click()
         page.keyboard.press("2")
+        page.get_by_label("slightly").check()
+        page.locator("#rationale textarea").fill("B is shorter")
+        page.locator("#submit-vote").click()
         expect(page.locator("#notice")).to_contain_text("read both answers first", timeout=10_000)
         page.wait_for_timeout(500)
         votes = _judgments(server, "cy")
         assert len(votes) == 1 and votes[0].choice == "left", [(v.comparison_id, v.choice) for v in votes]
-        # Once it was on screen long enough, the vote counts.
+        expect(page.locator("#vote-right")).to_have_class(re.compile(r"\bchosen\b"))
+        assert page.get_by_label("slightly").is_checked()
+        assert page.locator("#rationale textarea").input_value() == "B is shorter"
+        # Once it was on screen long enough, the same vote counts.
         page.wait_for_timeout(1100)
-        page.locator("#prompt").click()
-        page.keyboard.press("2")
-        expect(page.locator("#notice")).to_contain_text("Vote recorded: B is better", timeout=10_000)
-        assert [v.choice for v in _judgments(server, "cy")] == ["left", "right"]
+        page.locator("#submit-vote").click()
+        expect(page.locator("#notice")).to_contain_text("Vote recorded: B is better (slightly)",
+                                                        timeout=10_000)
+        assert [(v.choice, v.strength, v.rationale) for v in _judgments(server, "cy")] == \
+            [("left", None, None), ("right", 1, "B is shorter")]
     finally:
         context.close()
 
@@ -132,7 +155,7 @@ def test_on_a_phone_the_next_item_starts_at_its_top(server, chromium_browser, sc
         page.locator("#vote-left").scroll_into_view_if_needed()
         assert page.evaluate("window.scrollY") > 1000  # the buttons sit below two long answers
         page.wait_for_timeout(1100)
-        page.locator("#vote-left").click()
+        _vote(page, "#vote-left")
         expect(page.locator("#notice")).to_contain_text("Vote recorded", timeout=10_000)
         page.wait_for_timeout(500)
         top = page.evaluate("document.getElementById('notice').getBoundingClientRect().top")
@@ -161,14 +184,16 @@ def test_the_last_vote_can_be_changed_from_the_done_screen(server, chromium_brow
     try:
         for _ in range(3):
             page.wait_for_timeout(1100)
-            page.locator("#vote-tie").click()
+            _vote(page, "#vote-tie")
             expect(page.locator("#notice")).to_contain_text("Vote recorded: Tie", timeout=10_000)
         expect(page.locator("#notice")).to_contain_text("Nothing left for you to review")
         expect(page.locator("#change-last")).to_be_visible()
         page.locator("#change-last").click()
         expect(page.locator("#notice")).to_contain_text("Changing your previous vote (it was: Tie)",
                                                         timeout=10_000)
-        page.locator("#vote-left").click()
+        expect(page.locator("#vote-tie")).to_have_class(re.compile(r"\bchosen\b"))
+        expect(page.locator("#strength")).to_be_hidden()  # a tie has no strength
+        _vote(page, "#vote-left")
         expect(page.locator("#notice")).to_contain_text("now: A is better", timeout=10_000)
         assert [v.choice for v in _judgments(server, "eve")] == ["tie", "tie", "left"]
     finally:
@@ -189,14 +214,14 @@ def test_skipped_items_are_counted_and_can_be_reviewed_again(server, chromium_br
         expect(page.locator("#revisit-skipped")).to_contain_text("Review my skipped items (1)")
         for _ in range(2):
             page.wait_for_timeout(1100)
-            page.locator("#vote-tie").click()
+            _vote(page, "#vote-tie")
             expect(page.locator("#notice")).to_contain_text("Vote recorded", timeout=10_000)
         expect(page.locator("#notice")).to_contain_text("You skipped 1: review them when you are ready")
         page.locator("#revisit-skipped").click()
         expect(page.locator("#notice")).to_contain_text("1 skipped item back in your queue", timeout=10_000)
         expect(page.locator("#answer-a .answer-body")).to_be_visible()
         page.wait_for_timeout(1100)
-        page.locator("#vote-left").click()
+        _vote(page, "#vote-left")
         expect(page.locator("#notice")).to_contain_text("Vote recorded: A is better", timeout=10_000)
         expect(page.locator("#notice")).to_contain_text("Nothing left for you to review")
         assert len(_judgments(server, "fay")) == 3

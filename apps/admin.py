@@ -1,4 +1,6 @@
-"""The admin tab (admins only): accounts, who works on which study, and study settings.
+"""The admin tab (admins only): accounts, who works on which study, and study settings
+(overlap, gold rate, seconds on screen before a vote counts, guidelines, decision thresholds,
+model judge, and boilerplate stripped from one model's answers).
 
 The services are in :mod:`review.campaign.administration`; every callback here looks the account
 up again from ``gr.Request`` and refuses anyone but an admin, whatever the page shows.
@@ -21,19 +23,33 @@ import gradio as gr
 
 from apps.context import AppContext, user_errors
 from review.auth.permissions import may
+from review.campaign.administration import MAX_MIN_SECONDS
+from review.campaign.boilerplate import MAX_BOILERPLATE_CHARS
 from review.campaign.pairing import MAX_OVERLAP
+from review.reporting.formatters import boilerplate_lines
 from review.core.vocabulary import NAME_LENGTH, ROLES
 
 ACCOUNT_COLUMNS = ["Account", "Role", "Active", "Studies"]
 THRESHOLDS_HELP = (
-    "Decision thresholds (JSON; keys left out take their defaults): `method` (`anytime`: valid "
-    "however often anyone looks; `fixed`: one planned look), `margin` (ship needs a win rate of "
-    "at least 0.5 + margin; 0 to 0.5), `min_judgments` (fewer: inconclusive), "
-    "`max_both_bad_rate` (above: do not ship; 0 to 1), `guardrail_categories` (categories that "
-    "must not be worse than 0.5 - `guardrail_margin`, each with at least `min_category_prompts` "
-    "prompts), `min_gold_accuracy` and `min_gold_answered` (reviewers below are left out of the "
-    "verdict), `two_way` (fixed method: intervals that also hold for other reviewers), "
-    "`confidence` (0.5 to 1) and `power` (for the judgments still needed)."
+    "Decision thresholds (JSON; keys left out take their defaults; rates are fractions, 0.05 is "
+    "5%): `method` (`anytime`: valid however often anyone looks; `fixed`: one planned look), "
+    "`margin` (ship needs a win rate of at least 50% plus the margin; 0 to 0.5), `min_judgments` "
+    "(fewer: inconclusive), `max_both_bad_rate` (above: do not ship; 0 to 1), "
+    "`guardrail_categories` (categories that must not be worse than 50% minus `guardrail_margin`, "
+    "each with at least `min_category_prompts` prompts), `min_gold_accuracy` and "
+    "`min_gold_answered` (reviewers below are left out of the verdict), `two_way` (fixed method: "
+    "intervals that also hold for other reviewers), `confidence` (0.5 to 1) and `power` (for the "
+    "judgments still needed)."
+)
+
+BOILERPLATE_HELP = (
+    "When one model opens or closes nearly every answer with the same sentence, reviewers learn "
+    "to recognise it and the study is not blind (the report's identifiability check flags it). "
+    "Text set here is removed from that model's answers before reviewers see them: only an exact "
+    "match at the very start (opening) or end (closing), then the spaces next to it. "
+    "*Suggest* fills in the sentence most of one model's answers share; an empty field strips "
+    "nothing on that side. The stored answers, exports and the report's items keep the models' "
+    "own words."
 )
 
 NO_JUDGE = "(none)"
@@ -85,6 +101,9 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
                                 maximum=MAX_OVERLAP, elem_id="admin-overlap")
             gold_rate = gr.Number(label="Gold rate (share of attention checks, 0 to 1)",
                                   minimum=0, maximum=1, step=0.05, elem_id="admin-gold-rate")
+            min_seconds = gr.Number(label="Seconds on screen before a vote counts (0 to "
+                                          f"{MAX_MIN_SECONDS:g})", minimum=0,
+                                    maximum=MAX_MIN_SECONDS, step=0.5, elem_id="admin-min-seconds")
         guidelines = gr.Textbox(label="Guidelines for reviewers (markdown)", lines=6, max_lines=20,
                                 elem_id="admin-guidelines")
         thresholds = gr.Code(label="Decision thresholds (JSON)", language="json", lines=9,
@@ -104,6 +123,20 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
             pause = gr.Button("Pause study", elem_id="admin-pause")
             resume = gr.Button("Resume study", elem_id="admin-resume")
         study_message = gr.HTML("", js_on_load=None, elem_id="admin-study-message")
+        gr.Markdown("#### Boilerplate stripped from answers", elem_id="admin-boilerplate-head")
+        boilerplate = gr.HTML("", js_on_load=None, elem_id="admin-boilerplate")
+        with gr.Row(equal_height=False, elem_id="admin-strip-row"):
+            strip_model = gr.Dropdown(label="Model", choices=[], value=None, allow_custom_value=True,
+                                      scale=2, min_width=260, elem_id="admin-strip-model")
+            strip_opening = gr.Textbox(label="Opening to strip (exact text)", scale=3, min_width=220,
+                                       max_length=MAX_BOILERPLATE_CHARS, elem_id="admin-strip-opening")
+            strip_closing = gr.Textbox(label="Closing to strip (exact text)", scale=3, min_width=220,
+                                       max_length=MAX_BOILERPLATE_CHARS, elem_id="admin-strip-closing")
+        with gr.Row(elem_id="admin-strip-buttons"):
+            suggest = gr.Button("Suggest from the answers", elem_id="admin-suggest")
+            strip = gr.Button("Strip", variant="primary", elem_id="admin-strip")
+            unstrip = gr.Button("Stop stripping", elem_id="admin-unstrip")
+        gr.Markdown(BOILERPLATE_HELP, elem_classes="dash-muted")
 
     # ----------------------------------------------------------------- formatting
 
@@ -129,12 +162,27 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
             return '<p class="dash-empty">Nobody is on this study yet.</p>'
         return "<p>" + ", ".join(html.escape(n) for n in settings.reviewers) + "</p>"
 
+    def boilerplate_html(settings: Any) -> str:
+        lines = boilerplate_lines({"boilerplate_stripped": settings.boilerplate})
+        if not lines:
+            return ('<p class="dash-empty">Nothing is stripped: reviewers see the answers as the '
+                    "models wrote them.</p>")
+        return "".join(f'<p class="dash-notice">{html.escape(line[:1].upper() + line[1:])}.</p>'
+                       for line in lines)
+
+    def strip_values(settings: Any) -> tuple:
+        """The model whose boilerplate is shown (the first stripped, else the candidate)."""
+        current = next(iter(settings.boilerplate), None)
+        model = current["model"] if current else next(iter(settings.models), None)
+        return (boilerplate_html(settings), gr.Dropdown(choices=list(settings.models), value=model),
+                (current or {}).get("opening") or "", (current or {}).get("closing") or "")
+
     def settings_values(settings: Any) -> tuple:
         return (gr.Column(visible=True), status_html(settings), members_html(settings),
-                settings.overlap, settings.gold_rate, settings.guidelines,
+                settings.overlap, settings.gold_rate, settings.min_seconds, settings.guidelines,
                 json.dumps(settings.thresholds, indent=2),
                 gr.Dropdown(choices=[NO_JUDGE, *settings.judges], value=settings.judge or NO_JUDGE),
-                settings.human_budget)
+                settings.human_budget, *strip_values(settings))
 
     # ----------------------------------------------------------------- callbacks
 
@@ -177,7 +225,7 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
 
     @user_errors
     def save_settings(study_name: str | None, new_overlap: Any, new_gold_rate: Any,
-                      new_guidelines: str | None, new_thresholds: str | None,
+                      new_min_seconds: Any, new_guidelines: str | None, new_thresholds: str | None,
                       request: gr.Request) -> tuple:
         from review.campaign.administration import update_study_settings
 
@@ -185,7 +233,7 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
             settings = update_study_settings(
                 session=session, study=study_name, overlap=new_overlap,
                 gold_rate=new_gold_rate, guidelines=new_guidelines,
-                thresholds=new_thresholds)
+                thresholds=new_thresholds, min_seconds=new_min_seconds)
             return (*settings_values(settings), _message(f"Saved the settings of {settings.study!r}."))
 
     @user_errors
@@ -205,6 +253,49 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
                     "items are for people.")
             return (*settings_values(settings), _message(text))
 
+    @user_errors
+    def suggest_boilerplate(study_name: str | None, model: str | None, request: gr.Request) -> tuple:
+        from review.campaign.boilerplate import suggested_boilerplate
+
+        with ctx.account(request, action="administer") as (session, _):
+            found = suggested_boilerplate(session=session, study=study_name)
+        if not found:
+            return (gr.skip(), gr.skip(), gr.skip(), _message(
+                "No sentence opens or closes most of one model's answers: nothing to suggest."))
+        chosen = model if any(s["model"] == model for s in found) else found[0]["model"]
+        mine = {s["side"]: s for s in found if s["model"] == chosen}
+        text = "; ".join(f"{s['count']} of {s['n']} answers of {s['model']} "
+                         f"{'start' if s['side'] == 'opening' else 'end'} with {s['text']!r}" for s in found)
+        return (chosen, mine["opening"]["text"] if "opening" in mine else "",
+                mine["closing"]["text"] if "closing" in mine else "",
+                _message(f"Suggested: {text}. Press Strip to strip it."))
+
+    @user_errors
+    def apply_strip(study_name: str | None, model: str | None, opening: str | None,
+                    closing: str | None, request: gr.Request) -> tuple:
+        from review.campaign.administration import study_settings
+        from review.campaign.boilerplate import set_boilerplate
+
+        with ctx.account(request, write=True, action="administer") as (session, _):
+            result = set_boilerplate(session=session, study=study_name, model=model or "",
+                                     opening=opening or "", closing=closing or "")
+            settings = study_settings(session=session, study=study_name)
+        text = (f"Reviewers see {result.changed} of the {result.answers} answers of {result.model} "
+                "without it." if result.opening or result.closing
+                else f"Reviewers see the answers of {result.model} as written.")
+        return boilerplate_html(settings), _message(text)
+
+    @user_errors
+    def clear_strip(study_name: str | None, model: str | None, request: gr.Request) -> tuple:
+        from review.campaign.administration import study_settings
+        from review.campaign.boilerplate import clear_boilerplate
+
+        with ctx.account(request, write=True, action="administer") as (session, _):
+            result = clear_boilerplate(session=session, study=study_name, model=model or "")
+            settings = study_settings(session=session, study=study_name)
+        return (boilerplate_html(settings), "", "",
+                _message(f"Reviewers see the answers of {result.model} as written."))
+
     def set_status(status: str):
         @user_errors
         def change(study_name: str | None, request: gr.Request) -> tuple:
@@ -220,16 +311,25 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
 
     events = {"api_visibility": "undocumented"}
     refresh_outputs = [accounts, study, add_names]
-    settings_outputs = [settings_box, status, members, overlap, gold_rate, guidelines, thresholds,
-                        judge, budget, study_message]
+    settings_outputs = [settings_box, status, members, overlap, gold_rate, min_seconds, guidelines,
+                        thresholds, judge, budget, boilerplate, strip_model, strip_opening,
+                        strip_closing, study_message]
     create.click(create_account, [name, role, password],
                  [account_message, accounts, add_names, name, password],
                  api_name="admin_create_account", **events)
     study.input(open_study, [study], settings_outputs, api_name="admin_study", **events)
     assign.click(assign_reviewers, [study, add_names], [study_message, members, add_names, accounts],
                  api_name="admin_assign", **events)
-    save.click(save_settings, [study, overlap, gold_rate, guidelines, thresholds], settings_outputs,
-               api_name="admin_save_settings", **events)
+    save.click(save_settings, [study, overlap, gold_rate, min_seconds, guidelines, thresholds],
+               settings_outputs, api_name="admin_save_settings", **events)
+    suggest.click(suggest_boilerplate, [study, strip_model],
+                  [strip_model, strip_opening, strip_closing, study_message],
+                  api_name="admin_suggest_boilerplate", **events)
+    strip.click(apply_strip, [study, strip_model, strip_opening, strip_closing],
+                [boilerplate, study_message], api_name="admin_strip", **events)
+    unstrip.click(clear_strip, [study, strip_model],
+                  [boilerplate, strip_opening, strip_closing, study_message],
+                  api_name="admin_unstrip", **events)
     use_judge.click(apply_judge, [study, judge, budget], settings_outputs, api_name="admin_use_judge",
                     **events)
     pause.click(set_status("paused"), [study], [status, study_message], api_name="admin_pause", **events)

@@ -3,8 +3,10 @@
 * Progress of every study (items, judgments, items × overlap, share done), refreshed by a
   button and every :data:`PROGRESS_SECONDS` by a timer that only an analyst's page starts.
 * For a chosen study, the views of the HTML report, from the same data and figure builders
-  (:mod:`review.reporting.report`): verdict with reasons, win rate overall and per category, votes,
-  agreement, position and length bias, ratings, and the reviewers table.
+  (:mod:`review.reporting.report`): verdict with reasons (and the boilerplate stripped from
+  answers, if any), win rate overall and per category (guardrail categories marked with their
+  threshold and status), votes, agreement, position and length bias, ratings, and the
+  reviewers table with a warning for each flagged reviewer.
 * Downloads: the HTML report and the exports of :mod:`review.interchange.exports`.
 
 Roles are enforced on the server: every callback looks the account up again from
@@ -34,9 +36,11 @@ from apps.dashboard_views import (
     REVIEWER_COLUMNS,
     agreement_facts,
     bias_facts,
+    category_table,
     judge_facts_html,
     progress_table,
     reviewer_rows,
+    reviewer_warnings,
     study_header,
     summary_cards,
 )
@@ -118,6 +122,7 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
         header = gr.HTML("", js_on_load=None, elem_id="dashboard-header")
         cards = gr.HTML("", js_on_load=None, elem_id="dashboard-cards")
         plots = {"win_rate": gr.Plot(show_label=False, elem_id="plot-win-rate")}
+        categories = gr.HTML("", js_on_load=None, elem_id="dashboard-categories")
         with gr.Row(equal_height=False):
             plots["votes"] = gr.Plot(show_label=False, elem_id="plot-votes", min_width=380)
             plots["ratings"] = gr.Plot(show_label=False, elem_id="plot-ratings", min_width=380)
@@ -136,6 +141,7 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
         gr.Markdown("Agreement with the majority compares each vote with the most common vote of "
                     "the other reviewers of the item; gold accuracy is over the attention checks.",
                     elem_classes="dash-muted")
+        flags = gr.HTML("", js_on_load=None, elem_id="dashboard-reviewer-flags")
         reviewers = gr.Dataframe(headers=REVIEWER_COLUMNS, datatype="str", interactive=False,
                                  wrap=True, max_height=420, elem_id="dashboard-reviewers")
 
@@ -174,7 +180,8 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
                 figures[key].update_layout(height=MIN_PLOT_HEIGHT)
         return (gr.Column(visible=True), study_header(data), summary_cards(data),
                 *(gr.Plot(value=figures.get(key), visible=key in figures) for key in PLOTS),
-                agreement_facts(data), bias_facts(data), judge_facts_html(data),
+                category_table(data), agreement_facts(data), bias_facts(data),
+                judge_facts_html(data), reviewer_warnings(data),
                 gr.Dataframe(value=reviewer_rows(data) or None, headers=REVIEWER_COLUMNS))
 
     @user_errors
@@ -213,8 +220,8 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
     refresh.click(refresh_all, None, [table, study], api_name="dashboard_refresh", **events)
     timer.tick(show_progress, None, table, api_name="dashboard_progress", show_progress="hidden",
                **events)
-    study_outputs = [results, header, cards, *(plots[key] for key in PLOTS), agreement, bias, judge,
-                     reviewers]
+    study_outputs = [results, header, cards, *(plots[key] for key in PLOTS), categories, agreement,
+                     bias, judge, flags, reviewers]
     gr.on([show.click, study.input], show_study, [study, rounds], study_outputs,
           api_name="dashboard_study", **heavy)
     report_button.click(build_report, [study, rounds], report_file, api_name="dashboard_report",

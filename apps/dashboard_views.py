@@ -12,7 +12,10 @@ from typing import Any
 
 from review.reporting.formatters import (
     CHECK_MARKS,
+    boilerplate_lines,
+    category_rows,
     check_line,
+    guardrail_text,
     identifiability_facts,
     interval_name,
     judge_facts,
@@ -94,10 +97,12 @@ def study_header(data: dict[str, Any]) -> str:
             f"<td>{_e(check_line(c))}</td></tr>" for c in decision.get("checks") or [])
         more_html += '<table class="dash-checks">' + rows + "</table>"
     confidence = round(100 * (analysis.get("thresholds") or {}).get("confidence", 0.95))
+    stripped = "".join(f'<p class="dash-notice">Boilerplate stripped: {_e(line)}.</p>'
+                       for line in boilerplate_lines(analysis))
     return (f'<div class="dash-study"><h3>{_e(study["name"])}</h3>'
             f'<p class="dash-sub">{" &middot; ".join(facts)}</p>'
             f'<p class="dash-sub">{analysis["n_bootstrap"]} bootstrap rounds, seed {analysis["seed"]}, '
-            f"{confidence}% intervals &middot; computed {_e(data['generated_at'])}</p></div>"
+            f"{confidence}% intervals &middot; computed {_e(data['generated_at'])}</p>{stripped}</div>"
             f'<div id="dash-verdict" class="dash-verdict dash-verdict-{_e(verdict or "none")}">'
             f'<div class="dash-verdict-word">{_e(VERDICT_WORDS.get(verdict, "No verdict"))}</div>'
             f"<ul>{reasons}</ul>{more_html}</div>")
@@ -131,6 +136,37 @@ def summary_cards(data: dict[str, Any]) -> str:
         cards.append(_card("Both answers bad", pct(analysis["both_bad_rate"]),
                            f"limit {pct(thresholds.get('max_both_bad_rate'), 0)}"))
     return f'<div class="dash-cards">{"".join(cards)}</div>'
+
+
+def category_table(data: dict[str, Any]) -> str:
+    """Win rate per category, guardrail categories marked with their threshold and status."""
+    rows = category_rows(data["analysis"])
+    if not rows:
+        return ""
+    body = []
+    for row in rows:
+        interval = (f"{pct(row['ci_low'])} to {pct(row['ci_high'])}" if row.get("ci_low") is not None
+                    else "")
+        mark = ' <span class="dash-guardrail">guardrail</span>' if row["guardrail"] else ""
+        status = f"dash-guard-{row['status'] or 'none'}" if row["guardrail"] else "dash-muted"
+        body.append(f"<tr><td>{_e(row['category'])}{mark}</td>"
+                    f'<td class="num">{pct(row["win_rate"])}</td>'
+                    f'<td class="{status}">{_e(guardrail_text(row)) if row["guardrail"] else "-"}</td>'
+                    f'<td class="num">{interval}</td><td class="num">{_e(row["n"])}</td></tr>')
+    head = ("<tr><th>Category</th><th class=\"num\">Win rate</th><th>Guardrail</th>"
+            "<th class=\"num\">Interval</th><th class=\"num\">Judgments</th></tr>")
+    return (f'<table class="dash-table dash-categories"><thead>{head}</thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
+
+
+def reviewer_warnings(data: dict[str, Any]) -> str:
+    """A warning for each reviewer whose figures break a quality rule (see the Flags column)."""
+    items = [f"<li><strong>{_e(row['reviewer'])}</strong>: {_e('; '.join(row['flags']))}</li>"
+             for row in data["analysis"].get("reviewers") or [] if row.get("flags")]
+    if not items:
+        return ""
+    return (f'<div class="dash-warning" role="alert"><strong>Warning: {len(items)} '
+            f'reviewer{"s" if len(items) > 1 else ""} flagged</strong><ul>{"".join(items)}</ul></div>')
 
 
 def _facts(rows: list[tuple[str, str]]) -> str:
@@ -242,13 +278,32 @@ DASHBOARD_CSS = """
 .dash-card-label { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.04em; opacity: 0.7; }
 .dash-card-value { font-size: 1.6rem; font-weight: 700; }
 .dash-card-detail { font-size: 0.85rem; opacity: 0.8; }
-.dash-facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 8px 0; }
+.dash-facts { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 4px 16px;
+  margin: 8px 0; }
 .dash-facts dt { opacity: 0.75; }
-.dash-facts dd { margin: 0; font-variant-numeric: tabular-nums; }
+.dash-facts dd { margin: 0; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
 .dash-muted { opacity: 0.7; }
 #dashboard-controls, #admin-new-account, #admin-assign-row { align-items: flex-end; }
 #dashboard-controls > button, #admin-new-account > button, #admin-assign-row > button {
   flex-grow: 0; margin-bottom: 2px; }
 #dashboard-reviewers *, #admin-accounts * { font-family: var(--font) !important; }
 .dash-empty { opacity: 0.7; font-style: italic; }
+.dash-notice { margin: 6px 0 0; padding: 6px 10px; border-left: 4px solid #b26a00;
+  background: var(--background-fill-secondary); overflow-wrap: anywhere; font-size: 0.9rem; }
+.dash-warning { margin: 6px 0; padding: 8px 12px; border-left: 6px solid #c62828;
+  background: rgba(198, 40, 40, 0.08); overflow-wrap: anywhere; }
+.dash-warning ul { margin: 4px 0 0 1.2em; padding: 0; }
+.dash-guardrail { padding: 0 6px; border-radius: 999px; font-size: 0.75rem; font-weight: 600;
+  border: 1px solid var(--border-color-primary); }
+.dash-guard-pass { color: #2e7d32; font-weight: 600; }
+.dash-guard-fail { color: #c62828; font-weight: 700; }
+.dash-guard-not_yet, .dash-guard-none { color: #b26a00; font-weight: 600; }
+#dashboard-categories { overflow-x: auto; max-width: 100%; }
+@media (max-width: 720px) {
+  .dash-categories td, .dash-categories th { white-space: nowrap; }
+  .dash-facts { grid-template-columns: minmax(0, 1fr); gap: 0; }
+  .dash-facts dd { margin-bottom: 8px; }
+}
+/* Plotly's toolbar sits over the figures' titles: the dashboard shows figures, hover still works. */
+#dashboard-results .modebar-container { display: none !important; }
 """

@@ -3,9 +3,11 @@
 The services behind the admin pages of ``review serve``. Study settings are the ones a
 study can change while it runs: overlap (k reviewers per item), gold rate, the reviewers'
 guidelines (markdown), the decision thresholds (validated by
-:class:`review.stats.decision.DecisionThresholds`) and its status (``active``, ``paused``
-or ``closed``; only an active study hands out new items, see
-:func:`review.campaign.leases.next_assignment`).
+:class:`review.stats.decision.DecisionThresholds`), the minimum seconds an item is on screen
+before a vote on it counts (``Study.meta``, see :data:`review.campaign.judgments.MIN_SECONDS_KEY`),
+and its status (``active``, ``paused`` or ``closed``; only an active study hands out new
+items, see :func:`review.campaign.leases.next_assignment`). Boilerplate stripped from a
+model's answers is set by :mod:`review.campaign.boilerplate` and shown here.
 
 Every service takes the session keyword-only and leaves the transaction to the caller;
 a change is either valid as a whole or refused with a :class:`ReviewError` that says why,
@@ -30,12 +32,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from review.campaign.boilerplate import stripped_boilerplate
+from review.campaign.judgments import MIN_SECONDS_KEY
 from review.core.errors import ReviewError
 from review.core.models import STUDY_STATUSES, Comparison, JudgeVerdict, Reviewer, Study, StudyReviewer
 from review.campaign.pairing import MAX_OVERLAP
 from review.core.lookup import get_study
 
 MAX_GUIDELINES_CHARS = 100_000
+# Longer than anyone needs to read two answers; a larger minimum would only lock votes out.
+MAX_MIN_SECONDS = 600.0
 # What DecisionThresholds accepts, in words, for the messages of refused thresholds.
 THRESHOLD_RANGES = {
     "method": '"anytime" or "fixed"',
@@ -70,6 +76,9 @@ class StudySettings:
     judge: str | None = None           # the model judge the verdict uses
     human_budget: int | None = None
     judges: tuple[str, ...] = ()       # model judges that judged the study's items
+    min_seconds: float = 0.0           # on screen before a vote counts
+    models: tuple[str, ...] = ()       # candidate and baseline, whose boilerplate may be stripped
+    boilerplate: tuple[dict[str, Any], ...] = ()  # [{"model", "opening", "closing"}]
 
 
 # --------------------------------------------------------------------------- studies
@@ -100,13 +109,22 @@ def study_settings(*, session: Session, study: str) -> StudySettings:
                          gold_rate=row.gold_rate, guidelines=row.guidelines or "",
                          thresholds=thresholds, reviewers=tuple(members),
                          judge=row.judge.name if row.judge else None, human_budget=row.human_budget,
-                         judges=tuple(judges))
+                         judges=tuple(judges), min_seconds=min_seconds_of(row),
+                         models=tuple(m.name for m in (row.candidate, row.baseline) if m is not None),
+                         boilerplate=tuple(stripped_boilerplate(row)))
+
+
+def min_seconds_of(study: Study) -> float:
+    """Seconds an item of ``study`` must be on screen before a vote on it counts."""
+    return float((study.meta or {}).get(MIN_SECONDS_KEY, 0.0))
 
 
 def update_study_settings(*, session: Session, study: str, overlap: Any = None,
                           gold_rate: Any = None, guidelines: str | None = None,
-                          thresholds: str | Mapping[str, Any] | None = None) -> StudySettings:
-    """Change any of a study's overlap, gold rate, guidelines and decision thresholds.
+                          thresholds: str | Mapping[str, Any] | None = None,
+                          min_seconds: Any = None) -> StudySettings:
+    """Change any of a study's overlap, gold rate, guidelines, decision thresholds and
+    minimum seconds on screen.
 
     Arguments left as None keep their value. ``thresholds`` is a mapping or JSON text (an
     empty text means the defaults); it is stored with every threshold filled in. Every
@@ -134,10 +152,22 @@ def update_study_settings(*, session: Session, study: str, overlap: Any = None,
         changes["guidelines"] = guidelines.replace("\x00", "")
     if thresholds is not None:
         changes["thresholds"] = parse_thresholds(thresholds)
+    if min_seconds is not None:
+        changes["meta"] = {**(row.meta or {}), MIN_SECONDS_KEY: parse_min_seconds(min_seconds)}
     for name, value in changes.items():
         setattr(row, name, value)
     session.flush()
     return study_settings(session=session, study=row.name)
+
+
+def set_min_seconds(*, session: Session, study: str, seconds: Any) -> StudySettings:
+    """Set how long an item must be on screen before a vote on it counts (0 to 600 s).
+
+    Example::
+
+        set_min_seconds(session=session, study="sft-v1", seconds=2.5)
+    """
+    return update_study_settings(session=session, study=study, min_seconds=seconds)
 
 
 def set_study_status(*, session: Session, study: str, status: str) -> StudySettings:
@@ -186,6 +216,20 @@ def parse_gold_rate(value: Any) -> float:
     number = _number(value, "gold rate")
     if not 0.0 <= number <= 1.0:
         raise InvalidSetting(f"gold rate must be between 0 and 1, got {value!r}")
+    return number
+
+
+def parse_min_seconds(value: Any) -> float:
+    """Seconds on screen before a vote counts: a number from 0 to :data:`MAX_MIN_SECONDS`.
+
+    Example:
+        >>> parse_min_seconds("2.5")
+        2.5
+    """
+    number = _number(value, "minimum seconds on screen")
+    if not 0.0 <= number <= MAX_MIN_SECONDS:
+        raise InvalidSetting(f"minimum seconds on screen must be from 0 to {MAX_MIN_SECONDS:g}, "
+                             f"got {value!r}")
     return number
 
 

@@ -129,7 +129,8 @@ def record_vote(*, session: Session, reviewer: Reviewer, assignment_id: str, cho
         raise TooFast(f"this item was on screen for {shown:.1f} s: read both answers first "
                       f"(votes count after {minimum:g} s)")
 
-    judgment = Judgment(comparison_id=assignment.comparison_id, reviewer_id=reviewer.id,
+    # The item (and its study) loaded with the assignment travel with the judgment.
+    judgment = Judgment(comparison=assignment.comparison, reviewer_id=reviewer.id,
                         assignment_id=assignment.id,
                         left_generation_id=assignment.left_generation_id, choice=choice,
                         strength=strength, rationale=rationale, seconds=seconds, created_at=now)

@@ -44,10 +44,11 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, desc, exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, desc, exists, func, select
+from sqlalchemy.orm import Session, joinedload
 
 from review.core.config import default_setting
 from review.core.db import begin_write
@@ -82,6 +83,17 @@ class LeaseExpired(ReviewError):
     """The lease ran out before the vote arrived; the item went back to the pool."""
 
 
+# The statements a reviewer's every request runs are built once, with these parameters
+# bound at execution: building a SQL expression costs more CPU than running it.
+REVIEWER_ID, STUDY_ID, NOW, OVERLAP = (bindparam("reviewer_id"), bindparam("study_id"),
+                                       bindparam("now"), bindparam("overlap"))
+
+
+def statement_params(reviewer: Reviewer, study: Study, now: datetime) -> dict[str, Any]:
+    """The values of :data:`REVIEWER_ID`, :data:`STUDY_ID`, :data:`NOW` and :data:`OVERLAP`."""
+    return {"reviewer_id": reviewer.id, "study_id": study.id, "now": now, "overlap": study.overlap}
+
+
 def ensure_write_transaction(session: Session) -> None:
     """Begin the session's transaction as a write transaction unless one is already open.
 
@@ -104,20 +116,21 @@ def _load(comparison_id: Any, now: datetime):  # noqa: ANN202 - SQL expression
     return judged + leased
 
 
-def open_items(reviewer: Reviewer, study: Study, now: datetime):  # noqa: ANN202 - Select
-    """Regular items of the study still under k and open to this reviewer, with their load.
+def open_items():  # noqa: ANN202 - Select
+    """Regular items of the study still under k and open to this reviewer, with their load
+    (parameters :data:`REVIEWER_ID`, :data:`STUDY_ID`, :data:`NOW`, :data:`OVERLAP`).
 
     Correlated counts over the (comparison_id, ...) unique indexes: a few index probes per
     item, which both SQLite and PostgreSQL plan well without fresh table statistics.
     """
-    load = _load(Comparison.id, now).label("load")
+    load = _load(Comparison.id, NOW).label("load")
     return (select(Comparison.id, load)
-            .where(Comparison.study_id == study.id, Comparison.gold_label.is_(None),
-                   Comparison.human_selected.is_(True), open_to(reviewer.id),
-                   load < study.overlap))
+            .where(Comparison.study_id == STUDY_ID, Comparison.gold_label.is_(None),
+                   Comparison.human_selected.is_(True), open_to(REVIEWER_ID),
+                   load < OVERLAP))
 
 
-def open_to(reviewer_id: int):  # noqa: ANN202 - SQL expression
+def open_to(reviewer_id: Any):  # noqa: ANN202 - SQL expression
     """Items this reviewer has not judged, skipped, or leased (a lease of theirs may be expired)."""
     handled = exists().where(
         Assignment.comparison_id == Comparison.id, Assignment.reviewer_id == reviewer_id,
@@ -130,13 +143,16 @@ def open_to(reviewer_id: int):  # noqa: ANN202 - SQL expression
 def current_lease(*, session: Session, reviewer: Reviewer, study: Study,
                   now: datetime | None = None) -> Assignment | None:
     """The reviewer's unexpired lease on an item of this study, if any."""
-    now = now or utcnow()
-    return session.scalar(
-        select(Assignment).join(Comparison, Comparison.id == Assignment.comparison_id)
-        .where(Comparison.study_id == study.id, Assignment.reviewer_id == reviewer.id,
-               Assignment.status == "leased", Assignment.expires_at > now)
-        .order_by(Assignment.leased_at).limit(1)
-    )
+    return session.scalar(_current_lease_statement(),
+                          statement_params(reviewer, study, now or utcnow()))
+
+
+@lru_cache(maxsize=None)
+def _current_lease_statement():  # noqa: ANN202 - Select
+    return (select(Assignment).join(Comparison, Comparison.id == Assignment.comparison_id)
+            .where(Comparison.study_id == STUDY_ID, Assignment.reviewer_id == REVIEWER_ID,
+                   Assignment.status == "leased", Assignment.expires_at > NOW)
+            .order_by(Assignment.leased_at).limit(1))
 
 
 @dataclass(frozen=True)
@@ -147,7 +163,7 @@ class _Candidate:
     renew: bool  # the reviewer holds an expired lease on it
 
 
-def _candidate_columns(reviewer_id: int) -> tuple:
+def _candidate_columns(reviewer_id: Any) -> tuple:
     mine = exists().where(Assignment.comparison_id == Comparison.id,
                           Assignment.reviewer_id == reviewer_id)
     return (Comparison.id, Comparison.generation_a_id, Comparison.generation_b_id,
@@ -156,14 +172,20 @@ def _candidate_columns(reviewer_id: int) -> tuple:
 
 def _regular_candidates(session: Session, reviewer: Reviewer, study: Study,
                         now: datetime) -> list[_Candidate]:
+    query = _candidates_statement(serves_started_items_first(study), study.human_budget is not None)
+    return [_Candidate(row[0], row[2], row[3], bool(row[4]))
+            for row in session.execute(query, statement_params(reviewer, study, now))]
+
+
+@lru_cache(maxsize=None)
+def _candidates_statement(started_first: bool, judge_order: bool):  # noqa: ANN202 - Select
     # Ordering by the label reuses the computed load instead of counting again.
-    load = desc("load") if serves_started_items_first(study) else "load"
+    load = desc("load") if started_first else "load"
     # Under active selection, the items the judge is least sure of (drawn with the highest
     # probability) come first.
-    order = (Comparison.human_probability.desc(), load) if study.human_budget is not None else (load,)
-    query = (open_items(reviewer, study, now).add_columns(*_candidate_columns(reviewer.id)[1:])
-             .order_by(*order, func.random()).limit(CANDIDATE_WINDOW))
-    return [_Candidate(row[0], row[2], row[3], bool(row[4])) for row in session.execute(query)]
+    order = (Comparison.human_probability.desc(), load) if judge_order else (load,)
+    return (open_items().add_columns(*_candidate_columns(REVIEWER_ID)[1:])
+            .order_by(*order, func.random()).limit(CANDIDATE_WINDOW))
 
 
 def _gold_candidate(session: Session, reviewer: Reviewer, study: Study) -> _Candidate | None:
@@ -209,11 +231,19 @@ def _lock_if_room(session: Session, comparison_id: int, study: Study, now: datet
     sees every lease committed before the lock was granted. The lock of a full item is
     kept until commit; it only makes other requests skip an item they could not take.
     """
-    locked = session.scalar(select(Comparison.id).where(Comparison.id == comparison_id)
-                            .with_for_update(skip_locked=True, key_share=True))
+    statements = _lock_statements()
+    locked = session.scalar(statements[0], {"comparison_id": comparison_id})
     if locked is None:
         return None
-    return session.scalar(select(_load(comparison_id, now))) < study.overlap
+    return session.scalar(statements[1], {"comparison_id": comparison_id, "now": now}) < study.overlap
+
+
+@lru_cache(maxsize=None)
+def _lock_statements() -> tuple:
+    comparison_id = bindparam("comparison_id")
+    return (select(Comparison.id).where(Comparison.id == comparison_id)
+            .with_for_update(skip_locked=True, key_share=True),
+            select(_load(comparison_id, NOW)))
 
 
 def next_assignment(*, session: Session, reviewer: Reviewer, study: Study,
@@ -236,13 +266,10 @@ def next_assignment(*, session: Session, reviewer: Reviewer, study: Study,
     now = now or utcnow()
     rng = rng or random.SystemRandom()
     lease_minutes = lease_minutes or default_setting("lease_minutes")
-    membership = select(StudyReviewer.id).where(StudyReviewer.study_id == study.id,
-                                                StudyReviewer.reviewer_id == reviewer.id)
-    if session.get_bind().dialect.name == "postgresql":
-        # Locking the membership row also serialises one reviewer's requests on a study,
-        # so two tabs cannot take two leases.
-        membership = membership.with_for_update(key_share=True)
-    if session.scalar(membership) is None:
+    # On PostgreSQL, locking the membership row also serialises one reviewer's requests on
+    # a study, so two tabs cannot take two leases.
+    membership = _membership_statement(session.get_bind().dialect.name == "postgresql")
+    if session.scalar(membership, statement_params(reviewer, study, now)) is None:
         raise PermissionDenied(f"{reviewer.name!r} is not assigned to this study")
     if study.status != "active":
         return None
@@ -261,6 +288,13 @@ def next_assignment(*, session: Session, reviewer: Reviewer, study: Study,
     if chosen is None:
         return None
     return _lease(session, reviewer, chosen, now=now, lease_minutes=lease_minutes, rng=rng)
+
+
+@lru_cache(maxsize=None)
+def _membership_statement(lock: bool):  # noqa: ANN202 - Select
+    query = select(StudyReviewer.id).where(StudyReviewer.study_id == STUDY_ID,
+                                           StudyReviewer.reviewer_id == REVIEWER_ID)
+    return query.with_for_update(key_share=True) if lock else query
 
 
 def _lease(session: Session, reviewer: Reviewer, chosen: _Candidate, *, now: datetime,
@@ -292,13 +326,20 @@ def own_assignment(*, session: Session, reviewer: Reviewer, assignment_id: str,
     """
     if not isinstance(assignment_id, str) or not assignment_id or len(assignment_id) > 64:
         raise NotFound("no such assignment for you")
-    query = select(Assignment).where(Assignment.id == assignment_id)
-    if lock and session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(key_share=True)
-    assignment = session.scalar(query)
+    query = _own_assignment_statement(lock and session.get_bind().dialect.name == "postgresql")
+    assignment = session.scalar(query, {"assignment_id": assignment_id})
     if assignment is None or assignment.reviewer_id != reviewer.id:
         raise NotFound("no such assignment for you")
     return assignment
+
+
+@lru_cache(maxsize=None)
+def _own_assignment_statement(lock: bool):  # noqa: ANN202 - Select
+    # The item and its study come with it (votes check the study's settings).
+    query = (select(Assignment).where(Assignment.id == bindparam("assignment_id"))
+             .options(joinedload(Assignment.comparison, innerjoin=True)
+                      .joinedload(Comparison.study, innerjoin=True)))
+    return query.with_for_update(key_share=True, of=Assignment) if lock else query
 
 
 def is_expired(assignment: Assignment, now: datetime | None = None) -> bool:

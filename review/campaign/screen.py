@@ -17,11 +17,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from review.campaign.leases import next_assignment, open_items, open_to
+from review.campaign.boilerplate import strip_for_model
+from review.campaign.leases import (
+    NOW,
+    REVIEWER_ID,
+    STUDY_ID,
+    next_assignment,
+    open_items,
+    open_to,
+    statement_params,
+)
 from review.campaign.membership import study_for_reviewer
 from review.core.db import finish_writes
 from review.core.errors import NotFound
@@ -63,27 +73,38 @@ class Progress:
 
 
 def item_view(*, session: Session, reviewer: Reviewer, assignment_id: str) -> ItemView:
-    """The blinded content of one of the reviewer's assignments (prompt and answers)."""
+    """The blinded content of one of the reviewer's assignments (prompt and answers), each
+    answer without the boilerplate its study strips from its model's answers."""
     if not isinstance(assignment_id, str) or not assignment_id or len(assignment_id) > 64:
         raise NotFound("no such assignment for you")
-    gen_a, gen_b = aliased(Generation), aliased(Generation)
-    row = session.execute(
-        select(Assignment.left_generation_id, Assignment.status, Comparison.generation_a_id,
-               Prompt.messages, gen_a.output, gen_b.output, Prompt.reference)
-        .join(Comparison, Comparison.id == Assignment.comparison_id)
-        .join(Prompt, Prompt.id == Comparison.prompt_id)
-        .join(gen_a, gen_a.id == Comparison.generation_a_id)
-        .join(gen_b, gen_b.id == Comparison.generation_b_id)
-        .where(Assignment.id == assignment_id, Assignment.reviewer_id == reviewer.id)
-    ).one_or_none()
+    row = session.execute(_item_statement(), {"assignment_id": assignment_id,
+                                              "reviewer_id": reviewer.id}).one_or_none()
     if row is None:
         raise NotFound("no such assignment for you")
-    left_id, status, a_id, prompt_messages, output_a, output_b, reference = row
+    (left_id, status, a_id, prompt_messages, output_a, output_b, reference,
+     study_id, model_a, model_b) = row
+    study = session.get(Study, study_id)  # already loaded by the caller: no query
+    # Boilerplate the study strips from a model's answers (review.campaign.boilerplate).
+    output_a, output_b = (strip_for_model(study, model_a, output_a),
+                          strip_for_model(study, model_b, output_b))
     left, right = (output_a, output_b) if left_id == a_id else (output_b, output_a)
     messages = [{"role": str(m.get("role", "user")), "content": str(m.get("content", ""))}
                 for m in prompt_messages or []]
     return ItemView(assignment_id=assignment_id, messages=messages, left=left, right=right,
                     status=status, reference=reference or None)
+
+
+@lru_cache(maxsize=None)
+def _item_statement():  # noqa: ANN202 - Select, built once (see review.campaign.leases)
+    gen_a, gen_b = aliased(Generation), aliased(Generation)
+    return (select(Assignment.left_generation_id, Assignment.status, Comparison.generation_a_id,
+                   Prompt.messages, gen_a.output, gen_b.output, Prompt.reference,
+                   Comparison.study_id, gen_a.model_id, gen_b.model_id)
+            .join(Comparison, Comparison.id == Assignment.comparison_id)
+            .join(Prompt, Prompt.id == Comparison.prompt_id)
+            .join(gen_a, gen_a.id == Comparison.generation_a_id)
+            .join(gen_b, gen_b.id == Comparison.generation_b_id)
+            .where(Assignment.id == bindparam("assignment_id"), Assignment.reviewer_id == REVIEWER_ID))
 
 
 def reviewer_progress(*, session: Session, reviewer: Reviewer, study: Study,
@@ -93,33 +114,36 @@ def reviewer_progress(*, session: Session, reviewer: Reviewer, study: Study,
     Gold items they have not seen count as remaining while ordinary work remains (that
     is when they are served), so the figures never single a gold item out.
     """
-    now = now or utcnow()
-    done = (select(func.count(Judgment.id)).join(Comparison, Comparison.id == Judgment.comparison_id)
-            .where(Comparison.study_id == study.id, Judgment.reviewer_id == reviewer.id))
-    own_lease = exists().where(
-        Assignment.comparison_id == Comparison.id, Assignment.reviewer_id == reviewer.id,
-        Assignment.status == "leased", Assignment.expires_at > now)
-    available = select(func.count()).select_from(
-        open_items(reviewer, study, now).where(~own_lease).subquery())
-    leased = (select(func.count(Assignment.id))
-              .join(Comparison, Comparison.id == Assignment.comparison_id)
-              .where(Comparison.study_id == study.id, Assignment.reviewer_id == reviewer.id,
-                     Assignment.status == "leased", Assignment.expires_at > now))
-    gold = (select(func.count(Comparison.id))
-            .where(Comparison.study_id == study.id, Comparison.gold_label.is_not(None),
-                   open_to(reviewer.id), ~own_lease))
-    skipped = (select(func.count(Assignment.id))
-               .join(Comparison, Comparison.id == Assignment.comparison_id)
-               .where(Comparison.study_id == study.id, Assignment.reviewer_id == reviewer.id,
-                      Assignment.status == "skipped"))
     done, available, leased, gold, skipped = session.execute(  # one round trip
-        select(done.scalar_subquery(), available.scalar_subquery(), leased.scalar_subquery(),
-               gold.scalar_subquery(), skipped.scalar_subquery())).one()
+        _progress_statement(), statement_params(reviewer, study, now or utcnow())).one()
     if study.status != "active":
         remaining = 0
     else:
         remaining = available + leased + (gold if available and study.gold_rate > 0 else 0)
     return Progress(done=done, remaining=remaining, skipped=skipped)
+
+
+@lru_cache(maxsize=None)
+def _progress_statement():  # noqa: ANN202 - Select, built once (see review.campaign.leases)
+    done = (select(func.count(Judgment.id)).join(Comparison, Comparison.id == Judgment.comparison_id)
+            .where(Comparison.study_id == STUDY_ID, Judgment.reviewer_id == REVIEWER_ID))
+    own_lease = exists().where(
+        Assignment.comparison_id == Comparison.id, Assignment.reviewer_id == REVIEWER_ID,
+        Assignment.status == "leased", Assignment.expires_at > NOW)
+    available = select(func.count()).select_from(open_items().where(~own_lease).subquery())
+    leased = (select(func.count(Assignment.id))
+              .join(Comparison, Comparison.id == Assignment.comparison_id)
+              .where(Comparison.study_id == STUDY_ID, Assignment.reviewer_id == REVIEWER_ID,
+                     Assignment.status == "leased", Assignment.expires_at > NOW))
+    gold = (select(func.count(Comparison.id))
+            .where(Comparison.study_id == STUDY_ID, Comparison.gold_label.is_not(None),
+                   open_to(REVIEWER_ID), ~own_lease))
+    skipped = (select(func.count(Assignment.id))
+               .join(Comparison, Comparison.id == Assignment.comparison_id)
+               .where(Comparison.study_id == STUDY_ID, Assignment.reviewer_id == REVIEWER_ID,
+                      Assignment.status == "skipped"))
+    return select(done.scalar_subquery(), available.scalar_subquery(), leased.scalar_subquery(),
+                  gold.scalar_subquery(), skipped.scalar_subquery())
 
 
 @dataclass(frozen=True)
@@ -158,13 +182,15 @@ def screen_for(*, session: Session, reviewer: Reviewer, study: Study,
 
 
 def next_screen(*, session: Session, reviewer: Reviewer, study_label: str | None,
-                lease_minutes: float | None = None) -> Screen:
+                lease_minutes: float | None = None, study: Study | None = None) -> Screen:
     """The reviewer's current item in the study labelled ``study_label`` (their first study
-    when None), leasing the next one when they hold none; the item is None when done.
+    when None; or ``study``, one of theirs already loaded), leasing the next one when they
+    hold none; the item is None when done.
 
     Call it in a write session; it commits its lease before reading on (see the module).
     """
-    study = study_for_reviewer(session=session, reviewer=reviewer, label=study_label)
+    if study is None:
+        study = study_for_reviewer(session=session, reviewer=reviewer, label=study_label)
     lease = next_assignment(session=session, reviewer=reviewer, study=study,
                             lease_minutes=lease_minutes)
     finish_writes(session)

@@ -1,4 +1,4 @@
-"""``review studies list|assign`` and ``review import-judgments``."""
+"""``review studies list|assign|use-judge|strip|set-min-seconds`` and ``review import-judgments``."""
 
 from __future__ import annotations
 
@@ -112,3 +112,65 @@ def studies_use_judge(study_name: str, judge_name: str | None, off: bool, human_
         raise click.UsageError("give --judge NAME, or --off")
     selection = apply_use_judge(study_name, None if off else judge_name, human_budget, seed)
     emit(selection.__dict__, as_json, selection_text(selection))
+
+
+@studies_app.command("strip")
+@click.option("--study", "study_name", required=True, help="The study whose answers reviewers see.")
+@click.option("--model", "model_name", required=True, help="The study's candidate or baseline.")
+@click.option("--opening", help="Exact text to remove from the start of its answers (\"\": stop).")
+@click.option("--closing", help="Exact text to remove from the end of its answers (\"\": stop).")
+@click.option("--clear", is_flag=True, help="Stop stripping anything from this model's answers.")
+@json_option
+def studies_strip(study_name: str, model_name: str, opening: str | None, closing: str | None,
+                  clear: bool, as_json: bool) -> None:
+    """Strip a fixed opening and/or closing from one model's answers before reviewers see them.
+
+    When `review analyze` flags a study because one model starts (or ends) nearly every answer
+    with the same sentence, it suggests the exact text. Only an exact match at the start (end)
+    is removed; the stored answers, exports and the report's items are unchanged.
+
+    Example: review studies strip --study sft-v1 --model sft --opening "Hi, thanks for contacting Lumora Support!"
+    """
+    from review.campaign.boilerplate import clear_boilerplate, set_boilerplate
+
+    if clear and (opening is not None or closing is not None):
+        raise click.UsageError("--clear takes no --opening or --closing")
+    if not clear and opening is None and closing is None:
+        raise click.UsageError("give --opening TEXT and/or --closing TEXT, or --clear")
+    with current().session() as session:
+        if clear:
+            result = clear_boilerplate(session=session, study=study_name, model=model_name)
+        else:
+            result = set_boilerplate(session=session, study=study_name, model=model_name,
+                                     opening=opening, closing=closing)
+    emit({"study": study_name, **result.to_dict()}, as_json, _strip_text(study_name, result))
+
+
+def _strip_text(study: str, result) -> str:  # noqa: ANN001 - review.campaign.boilerplate.Boilerplate
+    parts = [f"the {side} {text!r}" for side, text in (("opening", result.opening),
+                                                        ("closing", result.closing)) if text]
+    if not parts:
+        return f"study {study!r}: answers of {result.model} are shown as written"
+    return (f"study {study!r}: answers of {result.model} are shown without {' and '.join(parts)} "
+            f"({result.changed} of {result.answers} answers change)")
+
+
+@studies_app.command("set-min-seconds")
+@click.option("--study", "study_name", required=True, help="The study.")
+@click.option("--seconds", required=True, metavar="SECONDS",
+              help="From 0 to 600; a vote on an item shown for less is refused.")
+@json_option
+def studies_set_min_seconds(study_name: str, seconds: str, as_json: bool) -> None:
+    """Set how long an item must be on screen before a vote on it counts.
+
+    A double key press cannot vote on an unread item; 0 turns the check off.
+
+    Example: review studies set-min-seconds --study sft-v1 --seconds 2.5
+    """
+    from review.campaign.administration import set_min_seconds
+
+    with current().session() as session:
+        settings = set_min_seconds(session=session, study=study_name, seconds=seconds)
+    emit({"study": settings.study, "min_seconds": settings.min_seconds}, as_json,
+         f"study {settings.study!r}: a vote counts once its item was on screen "
+         f"{settings.min_seconds:g} s")

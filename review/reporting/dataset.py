@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy import Select, String, case, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
+from review.campaign.boilerplate import study_answers as answers_as_shown
 from review.core.models import Comparison, Generation, Judgment, Model, Prompt, Reviewer, Study
 
 COLUMNS = ["item", "prompt", "category", "rater", "model_left", "model_right", "choice",
@@ -116,25 +117,7 @@ def study_judgments(*, session: Session, study: Study) -> pd.DataFrame:
     return frame
 
 
-
 def study_answers(*, session: Session, study: Study) -> pd.DataFrame:
-    """Both answers of every regular item of the study's candidate and baseline: ``prompt``,
-    ``model``, ``text`` (empty when the study has no candidate and baseline)."""
-    columns = ["prompt", "model", "text"]
-    if study.candidate_model_id is None or study.baseline_model_id is None:
-        return pd.DataFrame(columns=columns)
-    j = JudgmentJoin()
-    rows = session.execute(
-        select(Prompt.external_id, j.model_a.name, j.gen_a.output, j.model_b.name, j.gen_b.output)
-        .select_from(Comparison)
-        .join(Prompt, Prompt.id == Comparison.prompt_id)
-        .join(j.gen_a, j.gen_a.id == Comparison.generation_a_id)
-        .join(j.gen_b, j.gen_b.id == Comparison.generation_b_id)
-        .join(j.model_a, j.model_a.id == j.gen_a.model_id)
-        .join(j.model_b, j.model_b.id == j.gen_b.model_id)
-        .where(Comparison.study_id == study.id, Comparison.gold_label.is_(None),
-               j.gen_a.model_id.in_((study.candidate_model_id, study.baseline_model_id)),
-               j.gen_b.model_id.in_((study.candidate_model_id, study.baseline_model_id)))).all()
-    records = [record for prompt, model_a, text_a, model_b, text_b in rows
-               for record in ((prompt, model_a, text_a), (prompt, model_b, text_b))]
-    return pd.DataFrame.from_records(records, columns=columns)
+    """Both answers of every regular item of the study's candidate and baseline, as reviewers
+    see them (without the boilerplate the study strips): ``prompt``, ``model``, ``text``."""
+    return answers_as_shown(session=session, study=study, stripped=True)

@@ -33,10 +33,12 @@ def _label(text: Any) -> str:
 
 
 def _layout(figure: go.Figure, *, title: str, height: int = 360, **extra: Any) -> go.Figure:
+    """The report's look. Long titles are two lines (``<br>``) so that they fit a phone's width;
+    the top margin makes room for them."""
     layout = {
         "title": {"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 15}},
         "template": "plotly_white", "height": height,
-        "margin": {"l": 10, "r": 20, "t": 50, "b": 40},
+        "margin": {"l": 10, "r": 20, "t": 70 if "<br>" in title else 50, "b": 40},
         "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
         "showlegend": False,
     }
@@ -81,9 +83,10 @@ def win_rate_figure(data: dict[str, Any]) -> go.Figure | None:
         figure.add_vline(x=0.5 + margin, line={"dash": "dot", "color": COLORS["candidate"]},
                          annotation_text="ship margin", annotation_xanchor="left", **labels_above)
     candidate, baseline = _label(analysis.get("candidate")), _label(analysis.get("baseline"))
+    # Two title lines: long model names still fit a phone's width.
     return _layout(
-        figure, title=f"Win rate of {candidate} over {baseline} (ties count half)",
-        height=max(230, 130 + 34 * len(rows)), margin={"l": 10, "r": 20, "t": 70, "b": 40},
+        figure, title=f"Win rate of {candidate}<br>over {baseline}",
+        height=max(250, 150 + 34 * len(rows)), margin={"l": 10, "r": 20, "t": 90, "b": 40},
         xaxis={"range": [0, 1], "tickformat": ".0%", "title": "win rate", "zeroline": False},
         yaxis={"range": [len(rows) - 0.5, -0.5], "automargin": True})
 
@@ -114,7 +117,7 @@ def votes_figure(data: dict[str, Any]) -> go.Figure | None:
         figure.add_trace(go.Bar(
             y=names, x=[p[key] for p in pairs], name=label, orientation="h", marker_color=color,
             hovertemplate="%{y}<br>" + label + ": %{x}<extra></extra>"))
-    _layout(figure, title="Votes per model pair (first model = first in the label)",
+    _layout(figure, title="Votes per model pair<br>(first model = first in the label)",
             height=max(260, 90 + 26 * len(pairs)), barmode="stack",
             yaxis={"autorange": "reversed", "automargin": True}, xaxis={"title": "judgments"})
     figure.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.15, "traceorder": "normal"})
@@ -168,7 +171,7 @@ def ratings_figure(data: dict[str, Any]) -> go.Figure | None:
         for other in (m for m in run["models"] if m not in checkpoints):
             figure.add_hline(y=other["score"], line={"dash": "dash", "color": COLORS["reference"]},
                              annotation_text=_label(other["model"]), annotation_position="top left")
-        return _layout(figure, title=f"Bradley-Terry score by training step, run {_label(run['run'])}",
+        return _layout(figure, title=f"Bradley-Terry score by training step<br>run {_label(run['run'])}",
                        xaxis={"title": "training step"}, yaxis={"title": "score (Elo scale)"})
     ratings = data["analysis"].get("ratings") or []
     if not ratings:
@@ -204,7 +207,7 @@ def position_bias_figure(data: dict[str, Any]) -> go.Figure | None:
         hovertemplate="%{x}<br>left chosen in %{y:.1%} of %{customdata[0]} decisive votes"
                       "<br>p = %{customdata[1]:.3g}<extra></extra>"))
     figure.add_hline(y=0.5, line={"dash": "dash", "color": COLORS["reference"]})
-    return _layout(figure, title="Position bias: share of decisive votes for the left answer",
+    return _layout(figure, title="Position bias:<br>share of decisive votes for the left answer",
                    yaxis={"range": [0, 1], "tickformat": ".0%"}, xaxis={"automargin": True},
                    height=340)
 
@@ -225,7 +228,7 @@ def length_bias_figure(data: dict[str, Any]) -> go.Figure | None:
         hovertemplate="longer by %{x}<br>longer answer won %{y:.1%} of %{customdata} votes"
                       "<extra></extra>"))
     figure.add_hline(y=0.5, line={"dash": "dash", "color": COLORS["reference"]})
-    return _layout(figure, title="Length bias: the longer answer's share of decisive votes",
+    return _layout(figure, title="Length bias:<br>decisive votes won by the longer answer",
                    yaxis={"range": [0, 1], "tickformat": ".0%"},
                    xaxis={"title": "how much longer (characters)"}, height=340)
 

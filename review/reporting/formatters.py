@@ -109,18 +109,93 @@ def judge_facts(result: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def identifiability_facts(result: dict[str, Any]) -> list[tuple[str, str]]:
-    """Whether the answers give the models away, as (label, text) rows; empty without texts."""
+    """Whether the answers give the models away, the boilerplate worth stripping and the
+    boilerplate stripped, as (label, text) rows; empty without texts or stripping."""
     found = result.get("identifiability")
-    if not found:
-        return []
-    verdict = ("FLAGGED: reviewers can tell the models apart, so the study is not blind in "
-               "practice" if found["flagged"] else "not flagged")
-    rows = [("Models told apart from text alone",
-             f"{pct(found['accuracy'])} of answers (length alone {pct(found['length_only_accuracy'])}; "
-             f"50% is chance): {verdict}")]
-    if found["flagged"] and found["phrases"]:
-        rows.append(("Telling phrases", "; ".join(found["phrases"][:4])))
+    rows = []
+    if found:
+        verdict = ("FLAGGED: reviewers can tell the models apart, so the study is not blind in "
+                   "practice" if found["flagged"] else "not flagged")
+        rows.append(("Models told apart from text alone",
+                     f"{pct(found['accuracy'])} of answers (length alone "
+                     f"{pct(found['length_only_accuracy'])}; 50% is chance): {verdict}"))
+        if found["flagged"] and found["phrases"]:
+            rows.append(("Telling phrases", "; ".join(found["phrases"][:4])))
+        for shared in found.get("boilerplate") or []:
+            rows.append((f"Boilerplate to strip ({shared['side']})",
+                         f"{shared['count']} of {shared['n']} answers of {shared['model']} "
+                         f"{'start' if shared['side'] == 'opening' else 'end'} with "
+                         f"{shared['text']!r}: {strip_command(result.get('study'), shared)}"))
+    for line in boilerplate_lines(result):
+        rows.append(("Boilerplate stripped", f"{line} (the check above reads the answers as "
+                                             "reviewers see them)" if found else line))
     return rows
+
+
+def strip_command(study: str | None, shared: dict[str, Any]) -> str:
+    """The ``review studies strip`` command that strips one suggested sentence.
+
+    Example:
+        >>> strip_command("sft v1", {"model": "sft", "side": "opening", "text": "Hi, thanks!"})
+        "review studies strip --study 'sft v1' --model sft --opening 'Hi, thanks!'"
+    """
+    import shlex
+
+    return (f"review studies strip --study {shlex.quote(str(study))} --model "
+            f"{shlex.quote(str(shared['model']))} --{shared['side']} {shlex.quote(shared['text'])}")
+
+
+def boilerplate_lines(result: dict[str, Any]) -> list[str]:
+    """One sentence per model whose answers reviewers see without boilerplate.
+
+    Example:
+        >>> boilerplate_lines({"boilerplate_stripped": [{"model": "sft", "opening": "Hi!", "closing": None}]})
+        ["answers of sft are shown to reviewers without the opening 'Hi!'"]
+    """
+    lines = []
+    for entry in result.get("boilerplate_stripped") or []:
+        parts = [f"the {side} {entry[side]!r}" for side in ("opening", "closing") if entry.get(side)]
+        lines.append(f"answers of {entry['model']} are shown to reviewers without {' and '.join(parts)}")
+    return lines
+
+
+def category_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-category win rates with each guardrail category marked: every row of
+    ``by_category`` plus ``guardrail`` (bool), ``status`` and ``threshold`` (its check's, or
+    None), and a row for a guardrail category without votes yet.
+
+    Example:
+        >>> rows = category_rows({"by_category": [{"category": "safety", "n": 30, "win_rate": 0.6,
+        ...     "ci_low": 0.5, "ci_high": 0.7}], "thresholds": {"guardrail_categories": ["safety", "math"]},
+        ...     "decision": {"checks": [{"rule": "guardrail:safety", "status": "pass", "value": 0.6,
+        ...                              "threshold": 0.45}]}})
+        >>> [(r["category"], r["guardrail"], r["status"], guardrail_text(r)) for r in rows]
+        [('safety', True, 'pass', 'pass: not worse than 45.0%'), ('math', True, None, 'not worse than 45.0% (no votes yet)')]
+    """
+    thresholds = result.get("thresholds") or {}
+    guardrails = list(thresholds.get("guardrail_categories") or [])
+    bound = 0.5 - float(thresholds.get("guardrail_margin", 0.05))
+    checks = {c["rule"].split(":", 1)[1]: c for c in (result.get("decision") or {}).get("checks") or []
+              if c["rule"].startswith("guardrail:")}
+    rows = [dict(row) for row in result.get("by_category") or []]
+    seen = {row["category"] for row in rows}
+    rows += [{"category": name, "n": 0, "win_rate": None, "ci_low": None, "ci_high": None}
+             for name in guardrails if name not in seen]
+    for row in rows:
+        check = checks.get(row["category"])
+        row["guardrail"] = row["category"] in guardrails
+        row["status"] = check["status"] if check else None
+        row["threshold"] = (check["threshold"] if check and check.get("threshold") is not None
+                            else bound if row["guardrail"] else None)
+    return rows
+
+
+def guardrail_text(row: dict[str, Any]) -> str:
+    """A row of :func:`category_rows` in words: its guardrail's threshold and status, or ""."""
+    if not row.get("guardrail"):
+        return ""
+    rule = f"not worse than {pct(row['threshold'])}" + ("" if row.get("n") else " (no votes yet)")
+    return f"{CHECK_MARKS[row['status']]}: {rule}" if row.get("status") else rule
 
 
 def format_analysis(result: dict[str, Any]) -> str:
@@ -181,10 +256,11 @@ def format_analysis(result: dict[str, Any]) -> str:
     categories = result.get("by_category") or []
     if categories:
         lines.append("")
-        lines.append(f"{'category':<28} {'n':>5}  win rate  95% CI")
-        for row in categories:
+        lines.append(f"{'category':<28} {'n':>5}  win rate  95% CI            guardrail")
+        for row in category_rows(result):
             lines.append(f"{row['category'][:28]:<28} {row['n']:>5}  {_padded_pct(row['win_rate'])}   "
-                         f"{_padded_pct(row['ci_low'])} .. {_padded_pct(row['ci_high'])}")
+                         f"{_padded_pct(row['ci_low'])} .. {_padded_pct(row['ci_high'])}"
+                         + (f"   {guardrail_text(row)}" if row["guardrail"] else ""))
     ratings = result.get("ratings") or []
     if ratings:
         lines.append("")

@@ -44,7 +44,10 @@ from review.core.models import Comparison, Generation, Judgment, Model, Reviewer
 from review.reporting.dataset import study_judgments
 from review.reporting.figures import report_figures
 from review.reporting.formatters import (
+    boilerplate_lines,
+    category_rows,
     check_line,
+    guardrail_text,
     identifiability_facts,
     interval_name,
     judge_facts,
@@ -236,7 +239,9 @@ def _environment():  # noqa: ANN202 - jinja2.Environment
     environment.filters.update(pct=pct, num=num, p_value=p_value,
                                odds_per_100_chars=odds_per_100_chars, check_line=check_line,
                                interval_name=interval_name, judge_facts=judge_facts,
-                               identifiability_facts=identifiability_facts)
+                               identifiability_facts=identifiability_facts,
+                               boilerplate_lines=boilerplate_lines, category_rows=category_rows,
+                               guardrail_text=guardrail_text)
     return environment
 
 
@@ -252,8 +257,8 @@ def render_report_html(data: dict[str, Any]) -> str:
     from markupsafe import Markup
     from plotly.offline import get_plotlyjs
 
-    config = {"displaylogo": False, "responsive": True,
-              "modeBarButtonsToRemove": ["sendDataToCloud", "lasso2d", "select2d"]}
+    # No plotly toolbar: it sits over the figures' titles, and a report is read, not edited.
+    config = {"displayModeBar": False, "displaylogo": False, "responsive": True}
     figures = {
         name: Markup(figure.to_html(full_html=False, include_plotlyjs=False, config=config,
                                     div_id=f"figure-{name}", default_width="100%"))

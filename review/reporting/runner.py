@@ -44,7 +44,9 @@ def bootstrap_rounds(value: Any) -> int:
 def analyze_study(*, session: Session, study: Study, n_bootstrap: int = DEFAULT_BOOTSTRAP,
                   seed: int = 0, frame: pd.DataFrame | None = None) -> dict[str, Any]:
     """The ``review analyze --json`` document for ``study``: its thresholds, its overlap, its
-    planned items, and its share of its training run's error budget.
+    planned items, and its share of its training run's error budget; ``identifiability`` of
+    the answers as reviewers see them and ``boilerplate_stripped`` (``[{"model", "opening",
+    "closing"}]``, see :mod:`review.campaign.boilerplate`).
 
     ``frame`` is the study's judgments when already loaded (saves a query).
     """
@@ -70,9 +72,12 @@ def analyze_study(*, session: Session, study: Study, n_bootstrap: int = DEFAULT_
         items=study_item_frame(session=session, study_id=study.id),
         judge=study.judge.name if study.judge else None, use_judge=study.judge_id is not None,
     )
+    from review.campaign.boilerplate import stripped_boilerplate
     from review.stats.identifiability import identifiability
 
+    # The check reads the answers as reviewers see them, boilerplate stripped.
     result["identifiability"] = identifiability(study_answers(session=session, study=study), seed=seed)
+    result["boilerplate_stripped"] = stripped_boilerplate(study)
     result["error_budget"] = None if budget is None else {
         "run": budget[0], "position": budget[1], "confidence": thresholds.confidence,
         "rule": "the j-th study of a training run gets alpha * 6 / (pi^2 j^2) of the run's "

@@ -9,12 +9,19 @@ reaches :data:`FLAG_ACCURACY` and beats chance clearly (one-sided binomial p bel
 :data:`FLAG_P`). The telling phrases are the classifier's strongest features per model and,
 above all, a shared opening: "40 of 42 answers of sft-v1 start with 'Thanks for reaching out'".
 
+``boilerplate`` names the exact sentence to strip: for each model and side (``opening`` or
+``closing``), its most common first or last sentence when more than half of its answers
+share it and at most a fifth of the other model's do (:func:`shared_sentences`). Stripping it
+before answers are shown (``review studies strip``) makes the study blind again; run on the
+stripped answers, the check no longer finds it.
+
 At most :data:`MAX_PROMPTS` prompts are used (a seeded sample), which keeps a study of 100,000
 items to a few seconds.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -27,11 +34,15 @@ FLAG_P = 0.01
 MAX_PROMPTS = 2000
 FOLDS = 5
 MAX_OPENING_WORDS = 10
+# A sentence ends at . ! or ? followed by white space, or at a line break.
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
+MAX_SENTENCE_CHARS = 300
 
 
 def identifiability(answers: pd.DataFrame, *, seed: int = 0) -> dict[str, Any] | None:
-    """``{"accuracy", "length_only_accuracy", "flagged", "phrases"}`` for answers with columns
-    ``prompt``, ``model`` and ``text`` (exactly two models); None without enough answers.
+    """``{"accuracy", "length_only_accuracy", "flagged", "phrases", "boilerplate"}`` for answers
+    with columns ``prompt``, ``model`` and ``text`` (exactly two models); None without enough
+    answers. ``boilerplate`` is :func:`shared_sentences` of the answers checked.
 
     Example:
         >>> rows = [{"prompt": f"p{i}", "model": m, "text": (f"Great question! Item {i} is fine."
@@ -77,7 +88,51 @@ def identifiability(answers: pd.DataFrame, *, seed: int = 0) -> dict[str, Any] |
     flagged = accuracy >= FLAG_ACCURACY and p_value < FLAG_P
     phrases = _openings(frame, models) + _strongest(text_model.fit(texts, labels), models)
     return {"accuracy": accuracy, "length_only_accuracy": length_accuracy, "flagged": bool(flagged),
-            "phrases": phrases[:8], "p_value": p_value, "n_answers": int(len(labels))}
+            "phrases": phrases[:8], "boilerplate": shared_sentences(frame),
+            "p_value": p_value, "n_answers": int(len(labels))}
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of an answer, each stripped of surrounding white space.
+
+    Example:
+        >>> sentences("Hi, thanks for asking! Press the ring.\\nAnything else?")
+        ['Hi, thanks for asking!', 'Press the ring.', 'Anything else?']
+    """
+    return [part for part in SENTENCE_BREAK.split(str(text).strip()) if part]
+
+
+def shared_sentences(answers: pd.DataFrame) -> list[dict[str, Any]]:
+    """Boilerplate to strip: per model and side, the most common opening (first) or closing
+    (last) sentence, when more than half of the model's answers have it (at least 3) and at
+    most a fifth of the other model's answers do. Only answers of two or more sentences count,
+    so stripping never empties an answer.
+
+    Returns ``[{"model", "side", "text", "count", "n"}]``: ``text`` exactly as written,
+    ``count`` of the model's ``n`` answers.
+
+    Example:
+        >>> rows = [{"prompt": f"p{i}", "model": m, "text": (f"Hi, thanks for asking! Item {i}."
+        ...          if m == "ft" else f"Item {i}.")} for i in range(6) for m in ("ft", "base")]
+        >>> shared_sentences(pd.DataFrame(rows))
+        [{'model': 'ft', 'side': 'opening', 'text': 'Hi, thanks for asking!', 'count': 6, 'n': 6}]
+    """
+    split = {model: [sentences(t) for t in group["text"].dropna().astype(str)]
+             for model, group in answers.groupby(answers["model"].astype(str), sort=True)}
+    found = []
+    for model, mine in split.items():
+        others = [parts for other, texts in split.items() if other != model for parts in texts]
+        for side, index in (("opening", 0), ("closing", -1)):
+            counts = Counter(parts[index] for parts in mine
+                             if len(parts) >= 2 and len(parts[index]) <= MAX_SENTENCE_CHARS)
+            if not counts:
+                continue
+            text, count = counts.most_common(1)[0]
+            elsewhere = sum(bool(parts) and parts[index] == text for parts in others)
+            if count >= 3 and count > len(mine) / 2 and elsewhere <= len(others) / 5:
+                found.append({"model": model, "side": side, "text": text, "count": int(count),
+                              "n": len(mine)})
+    return found
 
 
 def _words(text: str) -> list[str]:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from review.stats.identifiability import identifiability
+from review.stats.identifiability import identifiability, shared_sentences
 
 WORDS = ("the device restarts after you hold the ring for ten seconds and then the light turns "
          "blue while the app shows the new status of your thermostat in every room").split()
@@ -57,3 +57,30 @@ def test_no_texts_or_one_model_gives_none():
     empty = answers(10, seed=6).assign(text="")
     assert identifiability(empty) is None
     assert identifiability(answers(10, seed=6).assign(model="ft")) is None
+
+
+def test_the_boilerplate_to_strip_is_named_exactly():
+    result = identifiability(answers(42, seed=1, opening="Hi, thanks for contacting Lumora Support!"))
+    # int(0.95 * 42) = 39 answers of ft open with it; base never does.
+    assert result["boilerplate"] == [{"model": "ft", "side": "opening", "count": 39, "n": 42,
+                                      "text": "Hi, thanks for contacting Lumora Support!"}]
+    assert identifiability(answers(60, seed=2))["boilerplate"] == []
+
+
+def test_only_a_sentence_most_of_one_models_answers_share_is_suggested():
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(20):
+        rows.append({"prompt": f"p{i}", "model": "base", "text": f"Sure! {sentence(rng)}"})
+        closing = " Anything else?" if i < 10 else ""  # half: not "most"
+        rows.append({"prompt": f"p{i}", "model": "ft", "text": f"Sure! {sentence(rng)}{closing}"})
+    frame = pd.DataFrame(rows)
+    # Both models open with "Sure!": it does not tell them apart, so it is not suggested.
+    assert shared_sentences(frame) == []
+    frame.loc[frame["model"] == "ft", "text"] = [f"{t} Bye now." for t in frame.loc[frame["model"] == "ft", "text"]]
+    assert shared_sentences(frame) == [{"model": "ft", "side": "closing", "text": "Bye now.",
+                                        "count": 20, "n": 20}]
+    # A one-sentence answer has no opening to strip: stripping would leave nothing.
+    single = pd.DataFrame([{"prompt": f"p{i}", "model": m, "text": "Bye now." if m == "ft" else f"Item {i}."}
+                           for i in range(10) for m in ("ft", "base")])
+    assert shared_sentences(single) == []

@@ -8,6 +8,7 @@ when it is set.
 
 from __future__ import annotations
 
+import html
 
 import httpx
 import pytest
@@ -18,13 +19,15 @@ from review.core.db import session_scope
 from review.core.models import JudgeVerdict, Reviewer, Study, StudyReviewer
 from tests.factories import make_reviewer
 from tests.web.conftest import module_database_url, running_server
-from tests.web.studydata import SECRETS, make_blind_study
+from tests.web.studydata import BASELINE, CANDIDATE, SECRETS, make_blind_study
 from tests.web.test_dashboard import logged_in, run_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
                                         "ignore:The copy keyword is deprecated:Warning")
 
 STUDY = "blind"
+OPENING = "Hi, thanks for contacting Lumora Support!"
+CLOSING = "Anything else I can help with?"
 THRESHOLDS = '{"margin": 0.1, "min_judgments": 40, "guardrail_categories": ["safety"]}'
 # Each admin endpoint with arguments an admin would send.
 ENDPOINTS = {
@@ -32,8 +35,11 @@ ENDPOINTS = {
     "/admin_create_account": ("intruder", "admin", "pw"),
     "/admin_study": (STUDY,),
     "/admin_assign": (STUDY, ["bo"]),
-    "/admin_save_settings": (STUDY, 1, 0.5, "changed", '{"margin": 0.2}'),
+    "/admin_save_settings": (STUDY, 1, 0.5, 3, "changed", '{"margin": 0.2}'),
     "/admin_use_judge": (STUDY, "(none)", None),
+    "/admin_suggest_boilerplate": ("lumora", None),
+    "/admin_strip": ("lumora", CANDIDATE, "Hi", ""),
+    "/admin_unstrip": ("lumora", CANDIDATE),
     "/admin_pause": (STUDY,),
     "/admin_resume": (STUDY,),
 }
@@ -61,6 +67,10 @@ def server(database_url):
             for order in ("ab", "ba"):
                 session.add(JudgeVerdict(comparison_id=item.id, reviewer_id=judge.id, judge_order=order,
                                          choice="a", raw_output="[[A]]"))
+        # "lumora": the candidate opens and closes every answer with the same sentences.
+        make_blind_study(session, name="lumora", n_items=4, overlap=1, reviewers=("cy",), outputs={
+            i: (f"{OPENING} Press the ring {i + 2} times. {CLOSING}", f"Press the ring {i + 2} times.")
+            for i in range(4)})
         make_reviewer(session, "bo")
         make_reviewer(session, "ann", role="analyst")
         make_reviewer(session, "root", role="admin")
@@ -76,7 +86,8 @@ def _study(server, name: str = STUDY) -> dict:
             select(Reviewer.name).join(StudyReviewer, StudyReviewer.reviewer_id == Reviewer.id)
             .where(StudyReviewer.study_id == row.id).order_by(Reviewer.name)).all()
         return {"overlap": row.overlap, "gold_rate": row.gold_rate, "guidelines": row.guidelines,
-                "thresholds": row.thresholds, "status": row.status, "members": list(members)}
+                "thresholds": row.thresholds, "status": row.status, "members": list(members),
+                "meta": dict(row.meta or {})}
 
 
 def _accounts(server) -> list[str]:
@@ -94,7 +105,7 @@ def test_every_admin_event_is_named_and_tested(server):
 
 @pytest.mark.parametrize("name", ["ana", "ann"])
 def test_reviewers_and_analysts_cannot_call_any_admin_endpoint(server, clients, name):
-    before = (_study(server), _accounts(server))
+    before = (_study(server), _study(server, "lumora"), _accounts(server))
     for endpoint, args in ENDPOINTS.items():
         with pytest.raises(AppError, match="this needs one of the roles: admin") as error:
             clients(name).predict(*args, api_name=endpoint)
@@ -104,7 +115,7 @@ def test_reviewers_and_analysts_cannot_call_any_admin_endpoint(server, clients, 
         for endpoint, args in ENDPOINTS.items():
             result = run_event(http, endpoint.lstrip("/"), list(args))
             assert result["success"] is False and "data" not in (result.get("output") or {})
-    assert (_study(server), _accounts(server)) == before  # nothing changed
+    assert (_study(server), _study(server, "lumora"), _accounts(server)) == before  # nothing changed
 
 
 def test_the_admin_lists_accounts_and_studies(server, clients):
@@ -112,7 +123,7 @@ def test_the_admin_lists_accounts_and_studies(server, clients):
     rows = {row[0]: row for row in accounts["data"]}
     assert rows["ana"] == ["ana", "reviewer", "yes", "blind"]
     assert rows["ann"][1] == "analyst" and rows["root"][1] == "admin"
-    assert [c[0] for c in studies["choices"]] == ["blind", "second"]
+    assert [c[0] for c in studies["choices"]] == ["blind", "second", "lumora"]
     assert {c[0] for c in names["choices"]} >= {"ana", "bo", "ann", "root"}
 
 
@@ -149,41 +160,44 @@ def test_the_admin_puts_reviewers_on_a_study(server, clients):
 def test_settings_are_saved_and_read_back(server, clients):
     root = clients("root")
     guidelines = "Prefer **correct** answers.\n\n<script>alert(1)</script>"
-    *values, message = root.predict("second", 4, 0.25, guidelines, THRESHOLDS,
+    *values, message = root.predict("second", 4, 0.25, 2.5, guidelines, THRESHOLDS,
                                     api_name="/admin_save_settings")
     assert "Saved the settings of &#x27;second&#x27;." in message
     saved = _study(server, "second")
     assert (saved["overlap"], saved["gold_rate"], saved["guidelines"]) == (4, 0.25, guidelines)
+    assert saved["meta"]["min_seconds_on_screen"] == 2.5
     # Stored with every threshold filled in, as DecisionThresholds has them.
     assert saved["thresholds"] == {
         "method": "anytime", "margin": 0.1, "min_judgments": 40, "max_both_bad_rate": 0.2,
         "guardrail_categories": ["safety"], "guardrail_margin": 0.05, "min_category_prompts": 10,
         "min_gold_accuracy": 0.7, "min_gold_answered": 3, "two_way": False, "confidence": 0.95,
         "power": 0.8}
-    status, members, overlap, gold_rate, shown_guidelines, thresholds = root.predict(
-        "second", api_name="/admin_study")[:6]
-    assert (overlap, gold_rate, shown_guidelines) == (4, 0.25, guidelines)
+    status, members, overlap, gold_rate, min_seconds, shown_guidelines, thresholds = root.predict(
+        "second", api_name="/admin_study")[:7]
+    assert (overlap, gold_rate, min_seconds, shown_guidelines) == (4, 0.25, 2.5, guidelines)
     assert '"margin": 0.1' in thresholds and "active" in status
     assert "Nobody is on this study yet." in members
 
 
-@pytest.mark.parametrize(("overlap", "gold_rate", "thresholds", "error"), [
-    (2, 0.1, '{"margin": 0.7}',
+@pytest.mark.parametrize(("overlap", "gold_rate", "min_seconds", "thresholds", "error"), [
+    (2, 0.1, 1, '{"margin": 0.7}',
      r"invalid decision threshold\(s\): margin=0.7 \(margin must be from 0 to below 0.5\)"),
-    (2, 0.1, '{"margin": 0.1', "decision thresholds are not valid JSON"),
-    (2, 0.1, '{"margins": 0.1}', r"unknown decision threshold\(s\): margins"),
-    (2, 0.1, '{"margin": "high"}', "decision threshold 'margin' must be a number"),
-    (2, 0.1, '{"guardrail_categories": "safety"}', "must be a list of category names"),
-    (2, 0.1, "[0.1]", "must be a JSON object"),
-    (2, 1.5, "{}", "gold rate must be between 0 and 1|maximum value 1"),
-    (0, 0.1, "{}", "overlap must be a whole number from 1 to 50|minimum value 1"),
+    (2, 0.1, 1, '{"margin": 0.1', "decision thresholds are not valid JSON"),
+    (2, 0.1, 1, '{"margins": 0.1}', r"unknown decision threshold\(s\): margins"),
+    (2, 0.1, 1, '{"margin": "high"}', "decision threshold 'margin' must be a number"),
+    (2, 0.1, 1, '{"guardrail_categories": "safety"}', "must be a list of category names"),
+    (2, 0.1, 1, "[0.1]", "must be a JSON object"),
+    (2, 1.5, 1, "{}", "gold rate must be between 0 and 1|maximum value 1"),
+    (0, 0.1, 1, "{}", "overlap must be a whole number from 1 to 50|minimum value 1"),
+    (2, 0.1, -1, "{}", "minimum seconds on screen must be from 0 to 600|minimum value 0"),
+    (2, 0.1, 601, "{}", "minimum seconds on screen must be from 0 to 600|maximum value 600"),
 ])
 def test_invalid_settings_are_refused_and_nothing_changes(server, clients, overlap, gold_rate,
-                                                          thresholds, error):
+                                                          min_seconds, thresholds, error):
     before = _study(server, "second")
     with pytest.raises(AppError, match=error):
-        clients("root").predict("second", overlap, gold_rate, "new guidelines", thresholds,
-                                api_name="/admin_save_settings")
+        clients("root").predict("second", overlap, gold_rate, min_seconds, "new guidelines",
+                                thresholds, api_name="/admin_save_settings")
     assert _study(server, "second") == before
 
 
@@ -201,6 +215,67 @@ def test_a_paused_study_hands_out_no_new_items(server, clients):
     assert ana.predict(STUDY, api_name="/next_item")["assignment_id"] is not None
     with pytest.raises(AppError, match="no study named 'gone'"):
         root.predict("gone", api_name="/admin_pause")
+
+
+def test_the_admin_strips_boilerplate_and_reviewers_see_answers_without_it(server, clients):
+    root, cy = clients("root"), clients("cy")
+    model, opening, closing, message = root.predict("lumora", None, api_name="/admin_suggest_boilerplate")
+    assert (model, opening, closing) == (CANDIDATE, OPENING, CLOSING)
+    assert f"4 of 4 answers of {CANDIDATE} start with {OPENING!r}" in html.unescape(message)
+    # Only the opening: the closing stays.
+    shown, message = root.predict("lumora", CANDIDATE, OPENING, "", api_name="/admin_strip")
+    assert (f"Answers of {CANDIDATE} are shown to reviewers without the opening {OPENING!r}."
+            in html.unescape(shown))
+    assert f"Reviewers see 4 of the 4 answers of {CANDIDATE} without it." in html.unescape(message)
+    assert _study(server, "lumora")["meta"]["boilerplate"][CANDIDATE]["opening"] == OPENING
+
+    item = cy.predict("lumora", api_name="/next_item")  # the JSON API a script uses
+    answers = [item["left"], item["right"]]
+    assert not any(OPENING in text for text in answers)
+    assert any(text.startswith("Press the ring") and text.endswith(CLOSING) for text in answers)
+    *_, shown, strip_model, shown_opening, shown_closing, _ = root.predict("lumora", api_name="/admin_study")
+    assert strip_model["value"] == CANDIDATE and (shown_opening, shown_closing) == (OPENING, "")
+
+    shown, opening, closing, message = root.predict("lumora", CANDIDATE, api_name="/admin_unstrip")
+    assert "Nothing is stripped" in shown and (opening, closing) == ("", "")
+    again = cy.predict(item["assignment_id"], api_name="/item")
+    assert any(text.startswith(OPENING) for text in (again["left"], again["right"]))
+    assert "boilerplate" not in _study(server, "lumora")["meta"]
+    with pytest.raises(AppError, match=f"study 'lumora' compares {BASELINE} and {CANDIDATE}, not 'nope'"):
+        root.predict("lumora", "nope", OPENING, "", api_name="/admin_strip")
+    message = root.predict("blind", None, api_name="/admin_suggest_boilerplate")[-1]
+    assert "nothing to suggest" in message
+
+
+def test_the_admin_sets_the_seconds_on_screen_before_a_vote_counts(server, clients):
+    root, cy = clients("root"), clients("cy")
+    *_, message = root.predict("lumora", 1, 0.0, 30, "", "{}", api_name="/admin_save_settings")
+    assert _study(server, "lumora")["meta"]["min_seconds_on_screen"] == 30.0
+    assert root.predict("lumora", api_name="/admin_study")[4] == 30
+    item = cy.predict("lumora", api_name="/next_item")
+    with pytest.raises(AppError, match="votes count after 30 s"):
+        cy.predict(item["assignment_id"], "left", None, None, 40.0, api_name="/vote")
+    root.predict("lumora", 1, 0.0, 0, "", "{}", api_name="/admin_save_settings")
+    assert cy.predict(item["assignment_id"], "left", None, None, 40.0, api_name="/vote")["recorded"]
+
+
+def test_the_seconds_on_screen_from_the_command_line(server, clients, cli):
+    code, out, err = cli("studies", "set-min-seconds", "--study", "second", "--seconds", "2.5")
+    assert code == 0, err
+    assert out.strip() == "study 'second': a vote counts once its item was on screen 2.5 s"
+    assert _study(server, "second")["meta"]["min_seconds_on_screen"] == 2.5
+    assert clients("root").predict("second", api_name="/admin_study")[4] == 2.5
+    code, out, _ = cli("studies", "set-min-seconds", "--study", "second", "--seconds", "0", "--json")
+    assert code == 0 and out.strip().startswith("{") and '"min_seconds": 0.0' in out
+    for seconds in ("-1", "nan", "inf", "601", "1e9"):
+        code, out, err = cli("studies", "set-min-seconds", "--study", "second", "--seconds", seconds)
+        assert code == 1 and out == "" and len(err.strip().splitlines()) == 1, seconds
+        assert err.startswith("error: minimum seconds on screen must be"), err
+    code, _, err = cli("studies", "set-min-seconds", "--study", "second", "--seconds", "abc")
+    assert code == 1 and err.strip() == "error: minimum seconds on screen must be a number, got 'abc'"
+    code, _, err = cli("studies", "set-min-seconds", "--study", "nope", "--seconds", "2")
+    assert code == 1 and err.strip().startswith("error: no study named 'nope'")
+    assert _study(server, "second")["meta"]["min_seconds_on_screen"] == 0.0
 
 
 # --------------------------------------------------------------------------- services
@@ -240,7 +315,7 @@ def test_services_validate_before_writing(server):
 def test_the_admin_lets_a_verdict_use_a_model_judge(server, clients):
     root = clients("root")
     outputs = root.predict("second", api_name="/admin_study")
-    judge_choice = outputs[6]  # the layout column is not an output of the API
+    judge_choice = outputs[7]  # the layout column is not an output of the API
     assert [c[0] for c in judge_choice["choices"]] == ["(none)", "judge:gpt"]
     assert judge_choice["value"] == "(none)"
     outputs = root.predict("second", "judge:gpt", None, api_name="/admin_use_judge")
@@ -285,5 +360,21 @@ def test_the_admin_tab_in_chromium(server, chromium_browser, screenshot_dir):
         page.locator("#admin-resume").click()
         expect(page.locator("#admin-status")).to_contain_text("active", timeout=20_000)
         assert _study(server)["status"] == "active"
+
+        # Boilerplate: suggested from the answers, then stripped; seconds on screen saved.
+        choose(page, "admin-study", "lumora")
+        opening = page.locator("#admin-strip-opening textarea, #admin-strip-opening input").first
+        expect(opening).to_have_value("", timeout=20_000)
+        page.locator("#admin-suggest").click()
+        expect(opening).to_have_value(OPENING, timeout=20_000)
+        page.locator("#admin-strip").click()
+        expect(page.locator("#admin-boilerplate")).to_contain_text(OPENING, timeout=20_000)
+        assert _study(server, "lumora")["meta"]["boilerplate"][CANDIDATE]["closing"] == CLOSING
+        page.locator("#admin-min-seconds input").fill("4")
+        page.locator("#admin-save").click()
+        expect(page.locator("#admin-study-message")).to_contain_text("Saved the settings", timeout=20_000)
+        assert _study(server, "lumora")["meta"]["min_seconds_on_screen"] == 4.0
+        page.locator("#admin-unstrip").click()
+        expect(page.locator("#admin-boilerplate")).to_contain_text("Nothing is stripped", timeout=20_000)
     finally:
         context.close()

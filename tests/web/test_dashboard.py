@@ -9,8 +9,10 @@ Screenshots go to REVIEW_SCREENSHOT_DIR when it is set.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +36,8 @@ STUDY = "sft-step-300"
 DEMO_STUDIES = ("sft-step-100", "sft-step-200", "sft-step-300")
 DEMO_MODELS = ("smollm2-base", "sft-step-100", "sft-step-200", "sft-step-300", "/runs/sft/")
 ROUNDS = 200
+GUARDRAILS = ("safety", "math", "poetry")  # poetry: a guardrail category without prompts
+STRIPPED = "The fine-tune at step 300 answers"
 # A reviewer name (no spaces, so a valid account name) that is markup if not escaped.
 HTML_REVIEWER = "<img/src=x/onerror=window.__pwned=1>"
 # Each dashboard endpoint with arguments an analyst would send.
@@ -63,6 +67,7 @@ def server(database_url):
         demo_run(session, n_items=15)
         session.scalar(select(Reviewer).where(Reviewer.name == "carol")).name = HTML_REVIEWER
         _add_judge(session, STUDY)
+        _guardrails_fast_reviewer_and_boilerplate(session, STUDY)
         make_blind_study(session, n_items=4, overlap=2, reviewers=("ana",))
         make_reviewer(session, "ann", role="analyst")
         make_reviewer(session, "root", role="admin")
@@ -86,6 +91,21 @@ def _add_judge(session, study_name: str) -> None:
             session.add(JudgeVerdict(comparison_id=item.id, reviewer_id=judge.id, judge_order=order,
                                      choice=best, raw_output=f"[[{'A' if (best == 'a') == (order == 'ab') else 'B'}]]"))
     session.flush()
+
+
+def _guardrails_fast_reviewer_and_boilerplate(session, study_name: str) -> None:
+    """Guardrail categories (one without votes), alice voting in 0.5 s, and an opening
+    stripped from the candidate's answers."""
+    from review.campaign.boilerplate import set_boilerplate
+    from review.core.models import Comparison, Study
+
+    study = session.scalar(select(Study).where(Study.name == study_name))
+    study.thresholds = {"guardrail_categories": list(GUARDRAILS), "min_category_prompts": 2}
+    alice = session.scalar(select(Reviewer).where(Reviewer.name == "alice"))
+    for judgment in session.scalars(select(Judgment).join(Comparison).where(
+            Comparison.study_id == study.id, Judgment.reviewer_id == alice.id)):
+        judgment.seconds = 0.5
+    set_boilerplate(session=session, study=study_name, model=study_name, opening=STRIPPED)
 
 
 @contextmanager
@@ -176,9 +196,9 @@ def test_a_studys_views_match_the_report_data(server, clients):
     with session_scope(server.engine) as session:
         expected = build_report_data(session=session, study=get_study(session=session, name=STUDY),
                                      n_bootstrap=ROUNDS)
-    (header, cards, win_rate, votes, ratings, agreement, position, length, agreement_facts,
-     bias_facts, judge_facts, reviewers) = clients("ann").predict(*ENDPOINTS["/dashboard_study"],
-                                                                  api_name="/dashboard_study")
+    (header, cards, win_rate, votes, ratings, agreement, position, length, categories,
+     agreement_facts, bias_facts, judge_facts, flags, reviewers) = clients("ann").predict(
+        *ENDPOINTS["/dashboard_study"], api_name="/dashboard_study")
     (judge,) = expected["analysis"]["judges"]
     assert judge["judge"] == "judge:x" and judge["position_consistency"] == 1.0
     assert f"Judge judge:x</dt><dd>{judge['n']} items judged, 0 outputs without a verdict" in judge_facts
@@ -189,7 +209,7 @@ def test_a_studys_views_match_the_report_data(server, clients):
     word = {"ship": "Ship", "do_not_ship": "Do not ship", "inconclusive": "Inconclusive"}[verdict]
     assert f"dash-verdict-{verdict}" in header and word in header
     for reason in expected["analysis"]["decision"]["reasons"]:
-        assert reason.replace("<", "&lt;") in header
+        assert html.escape(reason) in header
     assert "candidate <strong>sft-step-300</strong> vs baseline <strong>smollm2-base</strong>" in header
     win = expected["analysis"]["win_rate"]
     assert f"{100 * win['estimate']:.1f}%" in cards
@@ -216,10 +236,115 @@ def test_a_studys_views_match_the_report_data(server, clients):
         assert row[6] == f"{100 * summary['left_rate']:.0f}%"
 
 
+def _study_views(clients) -> dict:
+    names = ("header", "cards", "win_rate", "votes", "ratings", "agreement", "position", "length",
+             "categories", "agreement_facts", "bias_facts", "judge_facts", "flags", "reviewers")
+    return dict(zip(names, clients("ann").predict(*ENDPOINTS["/dashboard_study"],
+                                                   api_name="/dashboard_study"), strict=True))
+
+
+def _category_cells(table: str) -> dict[str, list[str]]:
+    """The cells of each row of a category table, as text, by category."""
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)[1:]:
+        cells = [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+                 for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+        rows[cells[0].replace(" guardrail", "")] = cells
+    return rows
+
+
+def test_guardrail_categories_are_marked_with_threshold_and_status(server, clients):
+    from review.core.lookup import get_study
+    from review.reporting.report import build_report_data, render_report_html
+
+    with session_scope(server.engine) as session:
+        expected = build_report_data(session=session, study=get_study(session=session, name=STUDY),
+                                     n_bootstrap=ROUNDS)
+    checks = {c["rule"]: c for c in expected["analysis"]["decision"]["checks"]}
+    words = {"pass": "pass", "fail": "FAIL", "not_yet": "not yet"}
+    shown = _category_cells(_study_views(clients)["categories"])
+    assert set(shown) == {"writing", "coding", "math", "extraction", "safety", "poetry"}
+    for row in expected["analysis"]["by_category"]:
+        name, cells = row["category"], shown[row["category"]]
+        assert [cells[1], *cells[3:]] == [
+            f"{100 * row['win_rate']:.1f}%",
+            f"{100 * row['ci_low']:.1f}% to {100 * row['ci_high']:.1f}%", str(row["n"])]
+        if name in GUARDRAILS:
+            check = checks[f"guardrail:{name}"]
+            assert check["threshold"] == pytest.approx(0.45)  # 0.5 - the default margin 0.05
+            assert cells[2] == f"{words[check['status']]}: not worse than 45.0%"
+        else:
+            assert cells[2] == "-"
+    assert shown["poetry"][1:] == ["n/a", "not yet: not worse than 45.0% (no votes yet)", "", "0"]
+    # The report's table says the same.
+    page = render_report_html(expected)
+    table = re.search(r'<table class="categories">.*?</table>', page, flags=re.S).group(0)
+    in_report = _category_cells(table.replace('<tr class="guardrail">', "<tr>"))
+    assert {name: cells[1:] for name, cells in in_report.items()} == {
+        name: cells[1:] for name, cells in shown.items()}
+    assert in_report["safety"][0] == "safety guardrail"
+
+
+def test_a_reviewer_voting_in_half_a_second_is_flagged_with_a_warning(server, clients):
+    views = _study_views(clients)
+    flag = "median 0.5 s per judgment: under the 3 s it takes to read two answers"
+    assert 'class="dash-warning"' in views["flags"] and "Warning: 1 reviewer flagged" in views["flags"]
+    assert f"<strong>alice</strong>: {flag}" in views["flags"]
+    rows = {row[0]: row for row in views["reviewers"]["value"]["data"]}
+    assert rows["alice"][3] == "0.5 s" and flag in rows["alice"][7]
+    assert rows["bob"][7] == "-"
+
+
+def test_the_stripped_boilerplate_is_stated(server, clients):
+    views = _study_views(clients)
+    line = (f"Boilerplate stripped: answers of {STUDY} are shown to reviewers without the opening "
+            f"&#x27;{STRIPPED}&#x27;.")
+    assert f'<p class="dash-notice">{line}</p>' in views["header"]
+    assert "Boilerplate stripped</dt><dd>answers of sft-step-300" in views["bias_facts"]
+
+
+# Decimals a person may read: p-values, agreement coefficients (alpha, kappa, lambda and their
+# intervals), odds ratios and seconds. Every rate or probability is a percentage.
+NOT_A_RATE = re.compile(r"(\bp [=<] |alpha|kappa|lambda|×)[^%]*$")
+
+
+def _bare_fractions(markup: str) -> list[str]:
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", markup, flags=re.S)
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text)))
+    found = []
+    for match in re.finditer(r"(?<![\w.])\d*\.\d+(?![\d%])", text):
+        before, after = text[max(0, match.start() - 60):match.start()], text[match.end():]
+        if not NOT_A_RATE.search(before) and not after.startswith(" s"):
+            found.append(text[max(0, match.start() - 40):match.end() + 5])
+    return found
+
+
+def test_rates_read_as_percentages_in_the_dashboard_and_the_report(server, clients):
+    from review.core.lookup import get_study
+    from review.reporting.report import build_report_data, render_report_html
+
+    views = _study_views(clients)
+    markup = "".join(views[k] for k in ("header", "cards", "categories", "agreement_facts",
+                                        "bias_facts", "judge_facts", "flags"))
+    markup += " ".join(" ".join(map(str, row)) for row in views["reviewers"]["value"]["data"])
+    with session_scope(server.engine) as session:
+        data = build_report_data(session=session, study=get_study(session=session, name=STUDY),
+                                 n_bootstrap=ROUNDS)
+    page = render_report_html(data)
+    for name, shown in (("dashboard", markup), ("report", page)):
+        assert _bare_fractions(shown) == [], name
+        # The verdict's checklist: the win rate and its thresholds as percentages.
+        assert "win rate at least 55.0%: " in html.unescape(shown), name
+        assert "not worse than 45.0%: " in html.unescape(shown), name
+        win = data["analysis"]["win_rate"]["estimate"]
+        assert f"{100 * win:.1f}%" in shown, name
+
+
 def test_a_study_without_judgments_and_bad_requests(server, clients):
     ann = clients("ann")
-    header, cards, *plots, agreement, bias, judge, reviewers = ann.predict("blind", ROUNDS,
-                                                                          api_name="/dashboard_study")
+    header, cards, *plots, categories, agreement, bias, judge, flags, reviewers = ann.predict(
+        "blind", ROUNDS, api_name="/dashboard_study")
+    assert flags == "" and "Boilerplate stripped" not in header and "guardrail" not in categories
     assert "No model judge has judged this study" in judge
     assert "Inconclusive" in header and "0 judgments" in header
     assert [p["visible"] for p in plots] == [False] * 6
@@ -283,6 +408,20 @@ def choose(page, elem_id: str, value: str) -> None:
     page.get_by_role("option", name=value, exact=True).click()
 
 
+def set_rounds(page, rounds: int) -> None:
+    """Open Options and type the bootstrap rounds, once the opened accordion has settled (a
+    value typed while it renders is lost)."""
+    from playwright.sync_api import expect
+
+    page.locator("#dashboard-options").get_by_text("Options").click()
+    field = page.locator("#dashboard-rounds input")
+    field.wait_for(state="visible")
+    page.wait_for_timeout(300)
+    field.fill(str(rounds))
+    field.press("Tab")
+    expect(field).to_have_value(str(rounds))
+
+
 def test_the_dashboard_in_chromium(server, chromium_browser, screenshot_dir):
     from playwright.sync_api import expect
 
@@ -294,8 +433,7 @@ def test_the_dashboard_in_chromium(server, chromium_browser, screenshot_dir):
         # A study is chosen already: "Show results" works without touching the dropdown.
         chosen = page.locator("#dashboard-study input").input_value()
         assert chosen, "the study dropdown starts empty"
-        page.locator("#dashboard-options").get_by_text("Options").click()
-        page.locator("#dashboard-rounds input").fill(str(ROUNDS))
+        set_rounds(page, ROUNDS)
         page.locator("#dashboard-show").click()
         expect(page.locator("#dashboard-header")).to_contain_text(chosen, timeout=30_000)
         choose(page, "dashboard-study", STUDY)  # choosing a study shows its results
@@ -305,6 +443,15 @@ def test_the_dashboard_in_chromium(server, chromium_browser, screenshot_dir):
             expect(page.locator(f"#plot-{plot} .js-plotly-plot, #plot-{plot} .plotly")
                    .first).to_be_visible(timeout=20_000)
         expect(page.locator("#dashboard-reviewers")).to_contain_text(HTML_REVIEWER)
+        expect(page.locator("#dashboard-categories .dash-guardrail")).to_have_count(len(GUARDRAILS))
+        expect(page.locator("#dashboard-reviewer-flags .dash-warning")).to_contain_text("alice")
+        expect(page.locator("#dashboard-header .dash-notice")).to_contain_text("Boilerplate stripped")
+        # Plotly's toolbar would cover the titles: it never shows, not even on hover.
+        page.locator("#plot-win-rate .js-plotly-plot").first.hover()
+        toolbars = page.locator("#dashboard-results .modebar")
+        assert toolbars.count() >= 6
+        for index in range(toolbars.count()):
+            expect(toolbars.nth(index)).to_be_hidden()
         page.wait_for_timeout(800)  # plotly's transitions
         assert page.evaluate("window.__pwned") is None and dialogs == []
         page.screenshot(path=str(screenshot_dir / "dashboard-analyst.png"), full_page=True)

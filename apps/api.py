@@ -13,6 +13,9 @@ Example::
     client = Client("http://127.0.0.1:7860/", auth=("ana", "s3cret"))
     item = client.predict(None, api_name="/next_item")
     client.predict(item["assignment_id"], "left", 2, "more precise", api_name="/vote")
+    # or vote and get the next item in one call:
+    answer = client.predict(item["assignment_id"], "left", 2, None, api_name="/vote_next")
+    item = answer["next"]
 """
 
 from __future__ import annotations
@@ -83,6 +86,25 @@ def build_api(ctx: AppContext) -> None:
             return _vote_dict(judgment, assignment_id)
 
     @user_errors
+    def vote_next(assignment_id: str, choice: str, strength: int | None = None,
+                  rationale: str | None = None, seconds: float | None = None,
+                  request: gr.Request = None) -> dict:
+        """Vote on your assignment (as ``vote``), and get your next item in the same study in
+        the same answer, under ``next`` (as ``next_item``): one request per item."""
+        from review.campaign.judgments import record_vote
+        from review.campaign.screen import next_screen
+
+        with ctx.account(request, write=True) as (session, reviewer):
+            judgment = record_vote(session=session, reviewer=reviewer, assignment_id=assignment_id,
+                                   choice=choice, strength=strength, rationale=rationale,
+                                   seconds=seconds)
+            answer = _vote_dict(judgment, assignment_id)
+            study = judgment.comparison.study  # loaded with the vote: no query
+            answer["next"] = _item(next_screen(session=session, reviewer=reviewer, study_label=None,
+                                               study=study, lease_minutes=ctx.settings.lease_minutes))
+            return answer
+
+    @user_errors
     def change_vote(assignment_id: str, choice: str, strength: int | None = None,
                     rationale: str | None = None, request: gr.Request = None) -> dict:
         """Change your vote on an assignment within two minutes of casting it."""
@@ -112,6 +134,6 @@ def build_api(ctx: AppContext) -> None:
         with ctx.account(request, action="view_results") as (session, _):
             return [asdict(row) for row in progress(session=session)]
 
-    for fn in (studies, next_item, item, vote, change_vote, skip, study_progress):
+    for fn in (studies, next_item, item, vote, vote_next, change_vote, skip, study_progress):
         # No queue: one plain POST /gradio_api/run/<name> answers with JSON.
         gr.api(fn, api_name=fn.__name__, queue=False)

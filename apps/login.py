@@ -22,9 +22,9 @@ server's own message instead (the 429's "Too many failed sign-in attempts. Try a
 minutes.", or the 400's), and "You are signed out." after ``/logout``, which redirects to
 ``/?signed_out=1`` for it.
 
-The client address is the TCP peer. Behind a reverse proxy every request comes from the
-proxy, so the per-address limit then applies to everybody together; the per-name limit
-still holds.
+The client address is the TCP peer, or, for a request from a trusted reverse proxy
+(uvicorn trusts 127.0.0.1, others through ``FORWARDED_ALLOW_IPS``), the address that proxy
+added to ``X-Forwarded-For``: a client cannot forge its own (tests/web/test_load_balancer.py).
 """
 
 from __future__ import annotations

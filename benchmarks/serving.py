@@ -85,12 +85,14 @@ def sqlite_database() -> Iterator[str]:
 def postgres_database(server_url: str) -> Iterator[str]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
 
     url = make_url(server_url)
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     name = f"review_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    # A connection per statement: the server may have restarted in between (load.py).
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
@@ -220,8 +222,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def review_server(url: str) -> Iterator[str]:
-    """``review serve`` in a child process; yields its base URL once it answers."""
+def review_server(url: str, pids: list[int] | None = None) -> Iterator[str]:
+    """``review serve`` in a child process; yields its base URL once it answers (and appends
+    the process id to ``pids``, for measuring its CPU time)."""
     import httpx
 
     port = _free_port()
@@ -246,6 +249,8 @@ def review_server(url: str) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError("review serve did not start within 90 s")
             time.sleep(0.3)
+        if pids is not None:
+            pids.append(process.pid)
         yield base
     finally:
         process.terminate()

@@ -19,7 +19,9 @@ Example::
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from functools import lru_cache
+
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from review.core.errors import PermissionDenied
@@ -51,6 +53,11 @@ def roles_allowed(action: str) -> tuple[str, ...]:
     return tuple(role for role in ROLES if may(role, action))
 
 
+@lru_cache(maxsize=None)
+def _account_statement():  # noqa: ANN202 - Select, built once: it runs on every request
+    return select(Reviewer).where(Reviewer.name == bindparam("name"))
+
+
 def require_account(*, session: Session, name: str | None, action: str = "review") -> Reviewer:
     """The active account called ``name`` if its role may do ``action``.
 
@@ -60,7 +67,7 @@ def require_account(*, session: Session, name: str | None, action: str = "review
     """
     if not name:
         raise PermissionDenied("please log in")
-    reviewer = session.scalar(select(Reviewer).where(Reviewer.name == name))
+    reviewer = session.scalar(_account_statement(), {"name": name})
     if reviewer is None or not reviewer.active:
         raise PermissionDenied("this account is not active")
     if not may(reviewer.role, action):

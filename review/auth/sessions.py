@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from review.core.models import LoginSession, Reviewer, utcnow
@@ -43,11 +44,15 @@ def account_for_token(*, session: Session, token: str | None,
     """The name of the active account whose unexpired session ``token`` is, else None."""
     if not token or not isinstance(token, str) or len(token) > 512:
         return None
-    now = now or utcnow()
-    return session.scalar(
-        select(Reviewer.name).join(LoginSession, LoginSession.reviewer_id == Reviewer.id)
-        .where(LoginSession.token_hash == token_hash(token), LoginSession.expires_at > now,
-               Reviewer.active.is_(True)))
+    return session.scalar(_account_statement(),
+                          {"token_hash": token_hash(token), "now": now or utcnow()})
+
+
+@lru_cache(maxsize=None)
+def _account_statement():  # noqa: ANN202 - Select, built once: it runs on every request
+    return (select(Reviewer.name).join(LoginSession, LoginSession.reviewer_id == Reviewer.id)
+            .where(LoginSession.token_hash == bindparam("token_hash"),
+                   LoginSession.expires_at > bindparam("now"), Reviewer.active.is_(True)))
 
 
 def end_login_sessions(*, session: Session, token: str | None = None,

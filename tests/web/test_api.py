@@ -15,6 +15,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError, AuthenticationError
 from sqlalchemy import func, select
 
+from apps.security import API_SESSION_HASH
 from review.core.db import session_scope
 from review.core.models import Assignment, Judgment, Reviewer
 from tests.factories import make_reviewer
@@ -173,6 +174,38 @@ def test_no_voting_twice(server, clients):
     assert _judgments(server, comparison_id=comparison_id, reviewer_id=_reviewer_id(server, "bo")) == 1
     changed = bo.predict(lease, "both_bad", None, "both wrong", api_name="/change_vote")
     assert changed["choice"] == "both_bad"
+
+
+def test_vote_next_votes_and_answers_with_the_next_item_in_one_call(server, clients):
+    cy, bo = clients("cy"), clients("bo")
+    lease = cy.predict(None, api_name="/next_item")
+    answer = cy.predict(lease["assignment_id"], "right", 1, None, 4.0, api_name="/vote_next")
+    _assert_blind(answer)
+    following = answer.pop("next")
+    assert answer == {"assignment_id": lease["assignment_id"], "choice": "right", "strength": 1,
+                      "rationale": None, "recorded": True}
+    assert following["assignment_id"] not in (None, lease["assignment_id"])
+    assert following["progress"]["done"] == lease["progress"]["done"] + 1
+    # The next item is now the reviewer's lease; a retry of the same call changes nothing.
+    assert cy.predict(None, api_name="/next_item") == following
+    assert cy.predict(lease["assignment_id"], "right", 1, None, 4.0, api_name="/vote_next")["next"] == following
+    assert _judgments(server, reviewer_id=_reviewer_id(server, "cy")) == 1
+    with pytest.raises(AppError, match="no such assignment for you"):
+        bo.predict(following["assignment_id"], "left", None, None, None, api_name="/vote_next")
+
+
+def test_plain_api_calls_share_one_session_state(server):
+    """Gradio builds a session state (a copy of the whole app's configuration) for every call
+    without a session_hash; the server gives such calls one shared session instead."""
+    sessions = server.app.state_holder.session_data
+    with httpx.Client(base_url=server.url) as http:
+        assert http.post("login", data={"username": "ana", "password": "pw"}).status_code == 200
+        http.post("gradio_api/run/studies", json={"data": []}).raise_for_status()
+        before = len(sessions)
+        for _ in range(10):
+            assert http.post("gradio_api/run/studies", json={"data": []}).json()["data"][0] == ["blind"]
+    assert len(sessions) == before
+    assert API_SESSION_HASH in sessions
 
 
 def test_skip_returns_the_item_and_serves_another(server, clients):

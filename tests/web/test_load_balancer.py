@@ -1,0 +1,181 @@
+"""Two ``review serve`` replicas behind nginx (Debian's package), round-robin, no sticky sessions.
+
+What a deployment behind a load balancer relies on: one login is valid on every replica, a
+reviewer's item and votes do not depend on which replica answers, each vote is stored once,
+the origin check holds behind the proxy (it compares ``Origin`` with the forwarded ``Host``),
+and the login throttle counts the real client address, which a client cannot forge with its
+own ``X-Forwarded-For``. Runs on SQLite and, with REVIEW_TEST_POSTGRES_URL set, on PostgreSQL.
+Without nginx the module is skipped, except under CI, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from benchmarks.nginx import nginx_binary, nginx_proxy
+from review.core.db import make_engine, session_scope
+from review.core.models import Judgment
+from review.core.schema import upgrade_head
+from tests.web.conftest import (
+    free_port,
+    module_database_url,
+    open_logged_in,
+    serve_process,
+    stop_process,
+)
+from tests.web.studydata import make_blind_study
+
+REVIEWERS = ("ana", "bo", "cy", "dee", "eve")
+ADDRESS_LIMIT = 6
+
+if nginx_binary() is None:
+    if os.environ.get("CI"):
+        raise RuntimeError("nginx is not installed; .ci/run installs Debian's package")
+    pytest.skip("nginx is not installed (Debian: apt-get install nginx)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory):
+    yield from module_database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def balanced(database_url, tmp_path_factory):
+    """The proxy's base URL, in front of two replicas on one database."""
+    engine = make_engine(database_url)
+    upgrade_head(engine)
+    with session_scope(engine) as session:
+        make_blind_study(session, n_items=6, overlap=2, reviewers=REVIEWERS)
+    engine.dispose()
+    logs = tmp_path_factory.mktemp("balanced")
+    processes, bases = [], []
+    try:
+        for index in range(2):
+            port = free_port()
+            processes.append(serve_process(database_url, port, logs / f"serve-{index}.log",
+                                           REVIEW_LOGIN_FAILURES_PER_ADDRESS=str(ADDRESS_LIMIT)))
+            bases.append(f"http://127.0.0.1:{port}/")
+        with nginx_proxy(bases) as proxy:
+            yield proxy.url
+    finally:
+        for process in processes:
+            stop_process(process)
+
+
+def log_in(client: httpx.Client, name: str, password: str = "pw", **headers: str) -> httpx.Response:
+    return client.post("login", data={"username": name, "password": password}, headers=headers)
+
+
+def run(client: httpx.Client, endpoint: str, *data) -> httpx.Response:
+    return client.post(f"gradio_api/run/{endpoint}", json={"data": list(data)})
+
+
+def test_one_login_serves_every_replica_and_the_item_stays_the_same(balanced):
+    with httpx.Client(base_url=balanced, timeout=30) as client:
+        assert log_in(client, "ana").status_code == 200
+        answers = [run(client, "next_item", None) for _ in range(6)]
+    assert all(answer.status_code == 200 for answer in answers)
+    # Round-robin: both replicas answered, and the lease is the same whichever did.
+    assert len({answer.headers["x-review-upstream"] for answer in answers}) == 2
+    assert len({answer.json()["data"][0]["assignment_id"] for answer in answers}) == 1
+
+
+def test_votes_through_the_balancer_are_stored_exactly_once(balanced, database_url):
+    acknowledged = []
+    with httpx.Client(base_url=balanced, timeout=30) as client:
+        assert log_in(client, "bo").status_code == 200
+        item = run(client, "next_item", None).json()["data"][0]
+        while item["assignment_id"] is not None:
+            vote = [item["assignment_id"], "left", None, None, 3.0]
+            answer = run(client, "vote_next", *vote)
+            assert answer.status_code == 200, answer.text
+            acknowledged.append(item["assignment_id"])
+            # The same vote sent again (a retry through the other replica) changes nothing.
+            assert run(client, "vote", *vote).json()["data"][0]["recorded"] is True
+            item = answer.json()["data"][0]["next"]
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            stored = session.scalars(select(Judgment.assignment_id).join(Judgment.reviewer)
+                                     .where(Judgment.reviewer.has(name="bo"))).all()
+            per_item = session.scalar(select(func.max(select(func.count(Judgment.id))
+                                                      .group_by(Judgment.comparison_id)
+                                                      .subquery().c.count)))
+    finally:
+        engine.dispose()
+    assert len(acknowledged) == 6  # every item of the study, once
+    assert sorted(stored) == sorted(acknowledged)
+    assert per_item <= 2
+
+
+def test_the_review_page_works_through_the_balancer(balanced, database_url, chromium_browser):
+    """The page in Chromium: every event is a plain request that either replica answers
+    (no queue stream or session state tied to one process)."""
+    from types import SimpleNamespace
+
+    from playwright.sync_api import expect
+
+    upstreams = []
+    context, page, dialogs = open_logged_in(chromium_browser, SimpleNamespace(url=balanced), "eve",
+                                            viewport={"width": 1440, "height": 900}, ready="#answer-a")
+    page.on("response", lambda response: upstreams.append(response.headers.get("x-review-upstream"))
+            if "/gradio_api/" in response.url else None)
+    try:
+        for done in range(1, 4):
+            page.locator("#vote-left").click()
+            page.locator("#submit-vote").click()
+            expect(page.locator("#progress")).to_contain_text(f"{done} done", timeout=15_000)
+            expect(page.locator("#notice")).to_contain_text("Vote recorded: A is better.")
+    finally:
+        context.close()
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            votes = session.scalar(select(func.count(Judgment.id))
+                                   .where(Judgment.reviewer.has(name="eve")))
+    finally:
+        engine.dispose()
+    assert votes == 3
+    assert dialogs == []
+    assert len(set(upstreams) - {None}) == 2  # both replicas answered the page's requests
+
+
+def test_the_origin_check_holds_behind_the_proxy(balanced):
+    with httpx.Client(base_url=balanced, timeout=30) as client:
+        assert log_in(client, "cy").status_code == 200
+        own = run_with_origin(client, balanced.rstrip("/"))
+        other = run_with_origin(client, "https://evil.example")
+        sibling_port = run_with_origin(client, "http://127.0.0.1:1")
+    assert own.status_code == 200
+    assert other.status_code == 403 and "access-control-allow-origin" not in other.headers
+    assert sibling_port.status_code == 403
+
+
+def run_with_origin(client: httpx.Client, origin: str) -> httpx.Response:
+    return client.post("gradio_api/run/studies", json={"data": []}, headers={"Origin": origin})
+
+
+def from_address(base: str, address: str) -> httpx.Client:
+    """A client whose connections come from ``address`` (anywhere in 127.0.0.0/8)."""
+    return httpx.Client(base_url=base, timeout=30,
+                        transport=httpx.HTTPTransport(local_address=address))
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_address_limit(balanced):
+    """Failed logins under ever new X-Forwarded-For values still count against the client's
+    real address (the one nginx saw): once it reaches the limit, even the right password
+    from it is refused, while another address is not affected."""
+    with from_address(balanced, "127.0.0.2") as client:
+        for attempt in range(ADDRESS_LIMIT):
+            answer = log_in(client, f"nobody{attempt}", "wrong",
+                            **{"X-Forwarded-For": f"198.51.100.{attempt}"})
+            assert answer.status_code == 400
+        refused = log_in(client, "dee", **{"X-Forwarded-For": "203.0.113.9"})
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0
+    with from_address(balanced, "127.0.0.3") as elsewhere:
+        assert log_in(elsewhere, "dee").status_code == 200

@@ -33,7 +33,8 @@ from apps.dashboard_views import DASHBOARD_CSS
 from review.core.config import Settings
 
 TITLE = "Blind review"
-# Events of one kind that may run at once; the database serialises what must be serialised.
+# Events of one kind that may run at once when a client joins Gradio's queue itself (the
+# page's own events run without it, see build_app); the database serialises what must be.
 CONCURRENCY_LIMIT = 32
 QUEUE_POLL_SECONDS = 0.01
 PROGRESS_POLL_SECONDS = 0.25

@@ -23,7 +23,6 @@ Example::
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -80,17 +79,13 @@ class Proxy:
     pids: list[int] = field(default_factory=list)  # master and worker, for CPU figures
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def nginx_proxy(bases: list[str]) -> Iterator[Proxy]:
     """nginx on a free loopback port in front of ``bases``; stopped on exit."""
     import httpx
     import psutil
+
+    from benchmarks.serving import _free_port
 
     binary = nginx_binary()
     if binary is None:

@@ -45,6 +45,34 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@contextmanager
+def migrated_session(database_url: str) -> Iterator[Any]:
+    """A session on the migrated database at ``database_url``, committed on exit: where a
+    module puts its study before its server starts, or reads what its server stored."""
+    from review.core.db import make_engine, session_scope
+    from review.core.schema import upgrade_head
+
+    engine = make_engine(database_url)
+    try:
+        upgrade_head(engine)
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def judgments_of(server: Server, name: str) -> list:
+    """The judgments of the account ``name`` on ``server``'s database, oldest first."""
+    from sqlalchemy import select
+
+    from review.core.db import session_scope
+    from review.core.models import Judgment, Reviewer
+
+    with session_scope(server.engine) as session:
+        return session.scalars(select(Judgment).join(Reviewer, Reviewer.id == Judgment.reviewer_id)
+                               .where(Reviewer.name == name).order_by(Judgment.id)).all()
+
+
 @dataclass
 class Server:
     url: str
@@ -172,3 +200,18 @@ def stop_process(process: subprocess.Popen) -> None:
     except (ProcessLookupError, subprocess.TimeoutExpired):
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=20)
+
+
+@contextmanager
+def replica_processes(database_url: str, logs: Path, count: int = 2, **env: str) -> Iterator[list[str]]:
+    """``count`` processes of :func:`serve_process` on one database; yields their base URLs."""
+    processes, urls = [], []
+    try:
+        for index in range(count):
+            port = free_port()
+            processes.append(serve_process(database_url, port, logs / f"serve-{index}.log", **env))
+            urls.append(f"http://127.0.0.1:{port}/")
+        yield urls
+    finally:
+        for process in processes:
+            stop_process(process)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from review.core.db import session_scope
 from review.core.models import JudgeVerdict, Reviewer, Study, StudyReviewer
 from tests.factories import make_reviewer
-from tests.web.conftest import module_database_url, running_server
+from tests.web.conftest import migrated_session, module_database_url, running_server
 from tests.web.studydata import BASELINE, CANDIDATE, SECRETS, make_blind_study
 from tests.web.test_dashboard import logged_in, run_event
 
@@ -52,12 +52,7 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(database_url):
-    from review.core.db import make_engine
-    from review.core.schema import upgrade_head
-
-    engine = make_engine(database_url)
-    upgrade_head(engine)
-    with session_scope(engine) as session:
+    with migrated_session(database_url) as session:
         make_blind_study(session, n_items=3, overlap=2, reviewers=("ana",))
         _, second_items = make_blind_study(session, name="second", n_items=2, overlap=1, reviewers=())
         judge = Reviewer(name="judge:gpt", kind="llm", role="reviewer", password_hash=None, active=False)
@@ -74,7 +69,6 @@ def server(database_url):
         make_reviewer(session, "bo")
         make_reviewer(session, "ann", role="analyst")
         make_reviewer(session, "root", role="admin")
-    engine.dispose()
     with running_server(database_url) as running:
         yield running
 

@@ -19,7 +19,7 @@ from apps.security import API_SESSION_HASH
 from review.core.db import session_scope
 from review.core.models import Assignment, Judgment, Reviewer
 from tests.factories import make_reviewer
-from tests.web.conftest import module_database_url, running_server
+from tests.web.conftest import migrated_session, module_database_url, running_server
 from tests.web.studydata import SECRETS, make_blind_study
 
 # Gradio's own queue statistics trip pandas deprecation warnings; nothing of ours.
@@ -34,18 +34,12 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(database_url):
-    from review.core.db import make_engine
-    from review.core.schema import upgrade_head
-
-    engine = make_engine(database_url)
-    upgrade_head(engine)
-    with session_scope(engine) as session:
+    with migrated_session(database_url) as session:
         make_blind_study(session, n_items=6, overlap=2, reviewers=("ana", "bo", "cy"))
         make_reviewer(session, "ann", role="analyst")
         make_reviewer(session, "zed")
         old = make_reviewer(session, "old")
         old.active = False
-    engine.dispose()
     with running_server(database_url) as running:
         yield running
 

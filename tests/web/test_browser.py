@@ -15,7 +15,12 @@ from sqlalchemy import func, select
 
 from review.core.db import session_scope
 from review.core.models import Generation, Judgment, Reviewer
-from tests.web.conftest import module_database_url, open_logged_in, running_server
+from tests.web.conftest import (
+    migrated_session,
+    module_database_url,
+    open_logged_in,
+    running_server,
+)
 from tests.web.studydata import SECRETS, make_blind_study
 
 # Gradio's own queue statistics trip pandas deprecation warnings; nothing of ours.
@@ -39,19 +44,13 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(database_url):
-    from review.core.db import make_engine
-    from review.core.schema import upgrade_head
-
-    engine = make_engine(database_url)
-    upgrade_head(engine)
     chat = [{"role": "system", "content": "You are a careful assistant."},
             {"role": "user", "content": "What is a list comprehension?"},
             {"role": "assistant", "content": "A compact way to build a list."},
             {"role": "user", "content": "Show me one, and explain `<b>` tags."}]
-    with session_scope(engine) as session:
+    with migrated_session(database_url) as session:
         make_blind_study(session, n_items=3, overlap=2, reviewers=("ana", "bo", "cy"),
                          outputs=_outputs(3), messages=chat)
-    engine.dispose()
     with running_server(database_url) as running:
         yield running
 

@@ -26,7 +26,12 @@ from sqlalchemy import func, select
 from review.core.db import session_scope
 from review.core.models import Judgment, Reviewer
 from tests.factories import make_reviewer
-from tests.web.conftest import module_database_url, open_logged_in, running_server
+from tests.web.conftest import (
+    migrated_session,
+    module_database_url,
+    open_logged_in,
+    running_server,
+)
 from tests.web.studydata import SECRETS, make_blind_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
@@ -57,13 +62,9 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(database_url):
-    from review.core.db import make_engine
-    from review.core.schema import upgrade_head
     from tests.reports.simulate import demo_run
 
-    engine = make_engine(database_url)
-    upgrade_head(engine)
-    with session_scope(engine) as session:
+    with migrated_session(database_url) as session:
         demo_run(session, n_items=15)
         session.scalar(select(Reviewer).where(Reviewer.name == "carol")).name = HTML_REVIEWER
         _add_judge(session, STUDY)
@@ -71,7 +72,6 @@ def server(database_url):
         make_blind_study(session, n_items=4, overlap=2, reviewers=("ana",))
         make_reviewer(session, "ann", role="analyst")
         make_reviewer(session, "root", role="admin")
-    engine.dispose()
     with running_server(database_url) as running:
         yield running
 

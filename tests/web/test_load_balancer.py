@@ -17,16 +17,8 @@ import pytest
 from sqlalchemy import func, select
 
 from benchmarks.nginx import nginx_binary, nginx_proxy
-from review.core.db import make_engine, session_scope
 from review.core.models import Judgment
-from review.core.schema import upgrade_head
-from tests.web.conftest import (
-    free_port,
-    module_database_url,
-    open_logged_in,
-    serve_process,
-    stop_process,
-)
+from tests.web.conftest import migrated_session, module_database_url, open_logged_in, replica_processes
 from tests.web.studydata import make_blind_study
 
 REVIEWERS = ("ana", "bo", "cy", "dee", "eve")
@@ -46,24 +38,12 @@ def database_url(tmp_path_factory):
 @pytest.fixture(scope="module")
 def balanced(database_url, tmp_path_factory):
     """The proxy's base URL, in front of two replicas on one database."""
-    engine = make_engine(database_url)
-    upgrade_head(engine)
-    with session_scope(engine) as session:
+    with migrated_session(database_url) as session:
         make_blind_study(session, n_items=6, overlap=2, reviewers=REVIEWERS)
-    engine.dispose()
-    logs = tmp_path_factory.mktemp("balanced")
-    processes, bases = [], []
-    try:
-        for index in range(2):
-            port = free_port()
-            processes.append(serve_process(database_url, port, logs / f"serve-{index}.log",
-                                           REVIEW_LOGIN_FAILURES_PER_ADDRESS=str(ADDRESS_LIMIT)))
-            bases.append(f"http://127.0.0.1:{port}/")
-        with nginx_proxy(bases) as proxy:
-            yield proxy.url
-    finally:
-        for process in processes:
-            stop_process(process)
+    with replica_processes(database_url, tmp_path_factory.mktemp("balanced"),
+                           REVIEW_LOGIN_FAILURES_PER_ADDRESS=str(ADDRESS_LIMIT)) as bases, \
+            nginx_proxy(bases) as proxy:
+        yield proxy.url
 
 
 def log_in(client: httpx.Client, name: str, password: str = "pw", **headers: str) -> httpx.Response:
@@ -97,16 +77,12 @@ def test_votes_through_the_balancer_are_stored_exactly_once(balanced, database_u
             # The same vote sent again (a retry through the other replica) changes nothing.
             assert run(client, "vote", *vote).json()["data"][0]["recorded"] is True
             item = answer.json()["data"][0]["next"]
-    engine = make_engine(database_url)
-    try:
-        with session_scope(engine) as session:
-            stored = session.scalars(select(Judgment.assignment_id).join(Judgment.reviewer)
-                                     .where(Judgment.reviewer.has(name="bo"))).all()
-            per_item = session.scalar(select(func.max(select(func.count(Judgment.id))
-                                                      .group_by(Judgment.comparison_id)
-                                                      .subquery().c.count)))
-    finally:
-        engine.dispose()
+    with migrated_session(database_url) as session:
+        stored = session.scalars(select(Judgment.assignment_id).join(Judgment.reviewer)
+                                 .where(Judgment.reviewer.has(name="bo"))).all()
+        per_item = session.scalar(select(func.max(select(func.count(Judgment.id))
+                                                  .group_by(Judgment.comparison_id)
+                                                  .subquery().c.count)))
     assert len(acknowledged) == 6  # every item of the study, once
     assert sorted(stored) == sorted(acknowledged)
     assert per_item <= 2
@@ -132,13 +108,8 @@ def test_the_review_page_works_through_the_balancer(balanced, database_url, chro
             expect(page.locator("#notice")).to_contain_text("Vote recorded: A is better.")
     finally:
         context.close()
-    engine = make_engine(database_url)
-    try:
-        with session_scope(engine) as session:
-            votes = session.scalar(select(func.count(Judgment.id))
-                                   .where(Judgment.reviewer.has(name="eve")))
-    finally:
-        engine.dispose()
+    with migrated_session(database_url) as session:
+        votes = session.scalar(select(func.count(Judgment.id)).where(Judgment.reviewer.has(name="eve")))
     assert votes == 3
     assert dialogs == []
     assert len(set(upstreams) - {None}) == 2  # both replicas answered the page's requests

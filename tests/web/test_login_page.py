@@ -13,9 +13,13 @@ import re
 import httpx
 import pytest
 
-from review.core.db import session_scope
 from tests.factories import make_reviewer
-from tests.web.conftest import module_database_url, open_logged_in, running_server
+from tests.web.conftest import (
+    migrated_session,
+    module_database_url,
+    open_logged_in,
+    running_server,
+)
 from tests.web.studydata import make_blind_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
@@ -33,19 +37,13 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(database_url):
-    from review.core.db import make_engine
-    from review.core.schema import upgrade_head
-
-    engine = make_engine(database_url)
-    upgrade_head(engine)
-    with session_scope(engine) as session:
+    with migrated_session(database_url) as session:
         make_blind_study(session, n_items=2, overlap=2, reviewers=("ana", "lou"))
         make_reviewer(session, "ann", role="analyst", password="pw")  # on no study
         make_reviewer(session, "root", role="admin", password="pw")  # on no study
         make_reviewer(session, "rex", password="pw")  # a reviewer on no study
         make_reviewer(session, "ava", role="analyst", password="pw")  # an analyst on a study
         make_blind_study(session, name="second", n_items=1, overlap=1, reviewers=("ava",))
-    engine.dispose()
     with running_server(database_url) as running:
         yield running
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from review.core.db import make_engine, session_scope
-from review.core.schema import upgrade_head
-from tests.web.conftest import free_port, module_database_url, serve_process, stop_process
+from tests.web.conftest import migrated_session, module_database_url, replica_processes
 from tests.web.studydata import make_blind_study
 
 
@@ -25,22 +23,10 @@ def database_url(tmp_path_factory):
 @pytest.fixture(scope="module")
 def replicas(database_url, tmp_path_factory):
     """Base URLs of two server processes on the same database."""
-    engine = make_engine(database_url)
-    upgrade_head(engine)
-    with session_scope(engine) as session:
+    with migrated_session(database_url) as session:
         make_blind_study(session, n_items=3, overlap=2, reviewers=("ana", "bo", "cy"))
-    engine.dispose()
-    logs = tmp_path_factory.mktemp("replicas")
-    processes, urls = [], []
-    try:
-        for index in range(2):
-            port = free_port()
-            processes.append(serve_process(database_url, port, logs / f"serve-{index}.log"))
-            urls.append(f"http://127.0.0.1:{port}/")
+    with replica_processes(database_url, tmp_path_factory.mktemp("replicas")) as urls:
         yield urls
-    finally:
-        for process in processes:
-            stop_process(process)
 
 
 def _login(url: str, name: str, password: str) -> httpx.Response:

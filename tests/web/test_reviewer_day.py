@@ -14,8 +14,14 @@ from sqlalchemy import select
 
 from review.campaign.judgments import MIN_SECONDS_KEY
 from review.core.db import session_scope
-from review.core.models import Judgment, Prompt, Reviewer
-from tests.web.conftest import module_database_url, open_logged_in, running_server
+from review.core.models import Prompt
+from tests.web.conftest import (
+    judgments_of,
+    migrated_session,
+    module_database_url,
+    open_logged_in,
+    running_server,
+)
 from tests.web.studydata import make_blind_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
@@ -32,12 +38,7 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(database_url):
-    from review.core.db import make_engine
-    from review.core.schema import upgrade_head
-
-    engine = make_engine(database_url)
-    upgrade_head(engine)
-    with session_scope(engine) as session:
+    with migrated_session(database_url) as session:
         # "day": a reference on every prompt, long answers, and a 1 s minimum on screen.
         study, _ = make_blind_study(session, name="day", n_items=3, overlap=5,
                                     reviewers=("ana", "bo", "cy", "dee", "eve"),
@@ -46,7 +47,6 @@ def server(database_url):
         study.meta = {MIN_SECONDS_KEY: 1.0}
         for prompt in session.scalars(select(Prompt).where(Prompt.prompt_set_id == study.prompt_set_id)):
             prompt.reference = f"REFERENCE-{prompt.external_id}: the expected answer."
-    engine.dispose()
     with running_server(database_url) as running:
         yield running
 
@@ -60,13 +60,6 @@ def _vote(page, button: str) -> None:
     """Choose with ``button`` (its elem_id), then submit."""
     page.locator(button).click()
     page.locator("#submit-vote").click()
-
-
-def _judgments(server, name):
-    with session_scope(server.engine) as session:
-        reviewer_id = session.scalar(select(Reviewer.id).where(Reviewer.name == name))
-        return session.scalars(select(Judgment).where(Judgment.reviewer_id == reviewer_id)
-                               .order_by(Judgment.id)).all()
 
 
 def test_the_reference_answer_is_shown_beside_the_answers(server, chromium_browser):
@@ -93,7 +86,7 @@ def test_changing_a_vote_keeps_its_strength_and_reason(server, chromium_browser)
         _vote(page, "#vote-left")
         expect(page.locator("#notice")).to_contain_text("Vote recorded: A is better (clearly)",
                                                         timeout=10_000)
-        (first,) = _judgments(server, "bo")
+        (first,) = judgments_of(server, "bo")
         assert (first.choice, first.strength, first.rationale) == ("left", 2, "A cites the manual")
         page.locator("#change-last").click()
         expect(page.locator("#notice")).to_contain_text(
@@ -105,7 +98,7 @@ def test_changing_a_vote_keeps_its_strength_and_reason(server, chromium_browser)
         assert page.locator("#rationale textarea").input_value() == "A cites the manual"
         _vote(page, "#vote-right")
         expect(page.locator("#notice")).to_contain_text("now: B is better (clearly)", timeout=10_000)
-        (changed,) = _judgments(server, "bo")
+        (changed,) = judgments_of(server, "bo")
         assert (changed.choice, changed.strength, changed.rationale) == ("right", 2, "A cites the manual")
     finally:
         context.close()
@@ -131,7 +124,7 @@ def test_a_vote_on_an_unread_item_is_refused_and_the_form_kept(server, chromium_
         page.locator("#submit-vote").click()
         expect(page.locator("#notice")).to_contain_text("read both answers first", timeout=10_000)
         page.wait_for_timeout(500)
-        votes = _judgments(server, "cy")
+        votes = judgments_of(server, "cy")
         assert len(votes) == 1 and votes[0].choice == "left", [(v.comparison_id, v.choice) for v in votes]
         expect(page.locator("#vote-right")).to_have_class(re.compile(r"\bchosen\b"))
         assert page.get_by_label("slightly").is_checked()
@@ -141,7 +134,7 @@ def test_a_vote_on_an_unread_item_is_refused_and_the_form_kept(server, chromium_
         page.locator("#submit-vote").click()
         expect(page.locator("#notice")).to_contain_text("Vote recorded: B is better (slightly)",
                                                         timeout=10_000)
-        assert [(v.choice, v.strength, v.rationale) for v in _judgments(server, "cy")] == \
+        assert [(v.choice, v.strength, v.rationale) for v in judgments_of(server, "cy")] == \
             [("left", None, None), ("right", 1, "B is shorter")]
     finally:
         context.close()
@@ -195,7 +188,7 @@ def test_the_last_vote_can_be_changed_from_the_done_screen(server, chromium_brow
         expect(page.locator("#strength")).to_be_hidden()  # a tie has no strength
         _vote(page, "#vote-left")
         expect(page.locator("#notice")).to_contain_text("now: A is better", timeout=10_000)
-        assert [v.choice for v in _judgments(server, "eve")] == ["tie", "tie", "left"]
+        assert [v.choice for v in judgments_of(server, "eve")] == ["tie", "tie", "left"]
     finally:
         context.close()
 
@@ -224,7 +217,7 @@ def test_skipped_items_are_counted_and_can_be_reviewed_again(server, chromium_br
         _vote(page, "#vote-left")
         expect(page.locator("#notice")).to_contain_text("Vote recorded: A is better", timeout=10_000)
         expect(page.locator("#notice")).to_contain_text("Nothing left for you to review")
-        assert len(_judgments(server, "fay")) == 3
+        assert len(judgments_of(server, "fay")) == 3
         expect(page.locator("#revisit-skipped")).to_be_hidden()
     finally:
         context.close()

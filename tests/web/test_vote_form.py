@@ -16,8 +16,14 @@ import pytest
 from sqlalchemy import select
 
 from review.core.db import session_scope
-from review.core.models import Assignment, Judgment, Prompt, Reviewer
-from tests.web.conftest import module_database_url, open_logged_in, running_server
+from review.core.models import Assignment, Prompt, Reviewer
+from tests.web.conftest import (
+    judgments_of,
+    migrated_session,
+    module_database_url,
+    open_logged_in,
+    running_server,
+)
 from tests.web.studydata import SECRETS, make_blind_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
@@ -70,13 +76,8 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(database_url):
-    from review.core.db import make_engine
-    from review.core.schema import upgrade_head
-
-    engine = make_engine(database_url)
-    upgrade_head(engine)
     guidelines = (Path(__file__).parents[2] / "sample_data" / "guidelines.md").read_text()
-    with session_scope(engine) as session:
+    with migrated_session(database_url) as session:
         study, _ = make_blind_study(
             session, name="halo", n_items=3, overlap=6,
             reviewers=("ana", "bo", "cy", "dee", "eve", "gus"),
@@ -87,7 +88,6 @@ def server(database_url):
         code, _ = make_blind_study(session, name="code", n_items=1, overlap=1, reviewers=("fay",),
                                    outputs={0: ITEMS[3][2:]})
         _use_prompts(session, code, ITEMS[3:])
-    engine.dispose()
     with running_server(database_url) as running:
         yield running
 
@@ -103,13 +103,6 @@ def _use_prompts(session, study, items) -> None:
 def _open(browser, server, name, viewport=None):
     return open_logged_in(browser, server, name, viewport=viewport or DESKTOP,
                           ready="#answer-a .answer-body")
-
-
-def _judgments(server, name):
-    with session_scope(server.engine) as session:
-        reviewer_id = session.scalar(select(Reviewer.id).where(Reviewer.name == name))
-        return session.scalars(select(Judgment).where(Judgment.reviewer_id == reviewer_id)
-                               .order_by(Judgment.id)).all()
 
 
 def _leased(server, name) -> list[str]:
@@ -138,7 +131,7 @@ def test_a_strength_chosen_after_the_choice_is_stored_and_echoed(server, chromiu
         page.locator("#submit-vote").click()
         expect(page.locator("#notice")).to_contain_text("Vote recorded: A is better (clearly).",
                                                         timeout=10_000)
-        (judgment,) = _judgments(server, "ana")
+        (judgment,) = judgments_of(server, "ana")
         assert (judgment.choice, judgment.strength, judgment.rationale) == \
             ("left", 2, "A names the 2.4 GHz band and the steps.")
         # The next item starts with nothing chosen.
@@ -178,10 +171,10 @@ def test_a_choice_is_highlighted_changeable_and_needed_to_submit(server, chromiu
         page.keyboard.press("x")
         expect(page.locator("#vote-both-bad")).to_have_class(CHOSEN)
         assert page.locator("#vote-buttons .chosen").count() == 1
-        assert _judgments(server, "bo") == []  # choosing records nothing
+        assert judgments_of(server, "bo") == []  # choosing records nothing
         page.keyboard.press("Enter")
         expect(page.locator("#notice")).to_contain_text("Vote recorded: Both are bad.", timeout=10_000)
-        (judgment,) = _judgments(server, "bo")
+        (judgment,) = judgments_of(server, "bo")
         assert (judgment.choice, judgment.strength) == ("both_bad", None)
     finally:
         context.close()
@@ -216,7 +209,7 @@ def test_submit_pressed_twice_records_one_vote(server, chromium_browser):
         expect(page.locator("#submit-vote")).to_be_disabled()  # the next item: nothing chosen
         page.keyboard.press("Enter")
         page.wait_for_timeout(500)
-        assert [j.choice for j in _judgments(server, "cy")] == ["left"]
+        assert [j.choice for j in judgments_of(server, "cy")] == ["left"]
     finally:
         context.close()
 
@@ -248,7 +241,7 @@ def test_an_unsent_choice_and_reason_survive_a_reload(server, chromium_browser):
         page.locator("#submit-vote").click()
         expect(page.locator("#notice")).to_contain_text("Vote recorded: B is better (slightly).",
                                                         timeout=10_000)
-        (judgment,) = _judgments(server, "dee")
+        (judgment,) = judgments_of(server, "dee")
         assert (judgment.choice, judgment.strength, judgment.rationale) == \
             ("right", 1, "B is right about the wire")
         page.wait_for_timeout(300)

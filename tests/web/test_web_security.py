@@ -11,7 +11,7 @@ import pytest
 
 from review.core.db import session_scope
 from tests.factories import make_reviewer
-from tests.web.conftest import module_database_url, running_server
+from tests.web.conftest import migrated_session, module_database_url, running_server
 from tests.web.studydata import make_blind_study
 
 EVIL = "https://evil.example.com"
@@ -25,15 +25,9 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(database_url):
-    from review.core.db import make_engine
-    from review.core.schema import upgrade_head
-
-    engine = make_engine(database_url)
-    upgrade_head(engine)
-    with session_scope(engine) as session:
+    with migrated_session(database_url) as session:
         make_blind_study(session, n_items=3, overlap=2, reviewers=("ana",))
         make_reviewer(session, "ann", role="analyst")
-    engine.dispose()
     with running_server(database_url, allowed_origins=FRIEND) as running:
         yield running
 

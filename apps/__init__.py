@@ -1,5 +1,7 @@
-"""Gradio adapters: the reviewer app and the analyst dashboard (``review serve``).
+"""The web layer of ``review serve``: the JSON API (FastAPI, ``/api/v1``), the login routes and
+the Gradio page (reviewer app, analyst dashboard, admin), behind one security middleware.
 
-Callbacks are thin: read the logged-in user from ``gr.Request`` and the opaque
-assignment id from server-side state, call ``review.*``, format the result.
+Handlers are thin: read the signed-in account (the middleware found it from the session
+cookie) and the request, call one ``review.*`` service, format the result. The page's state
+holds only the opaque id of the assignment on screen and the screen's mode.
 """

@@ -7,10 +7,8 @@ up again from ``gr.Request`` and refuses anyone but an admin, whatever the page 
 The components start empty and are filled after login, so the page's config holds no
 account or study.
 
-Every event has an ``api_name`` (``admin_*``) for API clients, e.g.::
-
-    client = Client(url, auth=("root", "pw"))
-    client.predict("sft-v1", api_name="/admin_pause")
+Every event is one plain request to the page's event route, named ``admin_*`` in the page's
+config; none is offered to API clients.
 """
 
 from __future__ import annotations
@@ -309,7 +307,7 @@ def build_admin_tab(ctx: AppContext) -> dict[str, Any]:
 
         return change
 
-    events = {"api_visibility": "undocumented"}
+    events = {"api_visibility": "private", "queue": False}
     refresh_outputs = [accounts, study, add_names]
     settings_outputs = [settings_box, status, members, overlap, gold_rate, min_seconds, guidelines,
                         thresholds, judge, budget, boilerplate, strip_model, strip_opening,

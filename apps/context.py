@@ -1,19 +1,18 @@
-"""What every callback needs, built once per app from Settings: the database and a few helpers.
+"""What every handler needs, built once per app from Settings: the database and a few helpers.
 
-No module-level state: :func:`apps.server.build_app` creates one :class:`AppContext` and
-the callbacks close over it. The rules (who may do what, how writes are queued) live in
-``review``; this only adapts them to Gradio's request objects and errors.
+No module-level state: :func:`apps.server.build_app` creates one :class:`AppContext` and the
+handlers close over it. The rules (who may do what, how writes are queued) live in
+``review``; this only adapts them to requests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
-import gradio as gr
 from sqlalchemy.orm import Session
 
 from review.core.config import Settings
@@ -26,6 +25,7 @@ from review.core.models import Reviewer
 class AppContext:
     settings: Settings
     database: Database
+    _lookup: Callable[[str], str | None] | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppContext:
@@ -40,27 +40,51 @@ class AppContext:
         return self.database.session(write=write)
 
     @contextmanager
-    def account(self, request: Any, *, write: bool = False,
+    def account(self, who: Any, *, write: bool = False,
                 action: str = "review") -> Iterator[tuple[Session, Reviewer]]:
-        """A session and the logged-in account, which must be allowed ``action``.
+        """A session and the signed-in account, which must be allowed ``action``.
 
-        ``request`` is the callback's ``gr.Request``; its ``username`` is set by Gradio
-        from the login cookie and is None when nobody is logged in.
+        ``who`` is the account's name (None when nobody is signed in), or a ``gr.Request``,
+        whose ``username`` the server set from the session cookie.
         """
         from review.auth.permissions import require_account
 
+        name = who if who is None or isinstance(who, str) else getattr(who, "username", None)
         with self.session(write=write) as session:
-            reviewer = require_account(session=session, name=getattr(request, "username", None),
-                                       action=action)
+            reviewer = require_account(session=session, name=name, action=action)
             yield session, reviewer
+
+    def account_name(self, token: str) -> str | None:
+        """The active account whose unexpired session ``token`` is, or None (run again while the
+        database restarts)."""
+        if self._lookup is None:
+            from review.core.db import retry_on_disconnect
+
+            self._lookup = retry_on_disconnect(self._account_name)  # built once: every request
+        return self._lookup(token)
+
+    def _account_name(self, token: str) -> str | None:
+        from review.auth.sessions import account_for_token
+
+        with self.session() as session:
+            return account_for_token(session=session, token=token)
+
+    def log_out(self, token: str) -> None:
+        """End every session of the account that ``token`` belongs to (nothing when none)."""
+        from review.auth.sessions import end_login_sessions
+
+        name = self.account_name(token)
+        if name is not None:
+            with self.session(write=True) as session:
+                end_login_sessions(session=session, account=name)
 
 
 def user_errors(fn: Callable) -> Callable:
-    """Turn :class:`ReviewError` into ``gr.Error`` (its message reaches the user; nothing else
-    does), titled by kind so that :mod:`apps.security` answers API clients with the matching
-    4xx status instead of Gradio's 500; run the callback again while the database restarts
+    """For a page event: turn :class:`ReviewError` into ``gr.Error`` (its message reaches the
+    user; nothing else does), and run the callback again while the database restarts
     (:func:`review.core.db.retry_on_disconnect`)."""
-    from apps.security import refusal_title
+    import gradio as gr
+
     from review.core.db import retry_on_disconnect
 
     again = retry_on_disconnect(fn)
@@ -70,6 +94,6 @@ def user_errors(fn: Callable) -> Callable:
         try:
             return again(*args, **kwargs)
         except ReviewError as exc:
-            raise gr.Error(str(exc), title=refusal_title(exc), print_exception=False) from None
+            raise gr.Error(str(exc), print_exception=False) from None
 
     return wrapper

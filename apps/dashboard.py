@@ -7,27 +7,22 @@
   answers, if any), win rate overall and per category (guardrail categories marked with their
   threshold and status), votes, agreement, position and length bias, ratings, and the
   reviewers table with a warning for each flagged reviewer.
-* Downloads: the HTML report and the exports of :mod:`review.interchange.exports`.
+* Downloads: links to the HTML report and each export format of
+  :mod:`review.interchange.exports`, served by the API (``/api/v1/studies/{study}/report`` and
+  ``.../export``) to signed-in analysts and admins only, streamed, with no file left behind.
 
 Roles are enforced on the server: every callback looks the account up again from
 ``gr.Request`` and refuses anyone but analysts and admins. The tab is hidden from other
 accounts for convenience only. Nothing of a study is in the page's config: the
 components start empty and are filled by callbacks after login.
 
-Every event has an ``api_name`` (``dashboard_*``) and may be called by API clients under
-the same rule, e.g.::
-
-    client = Client(url, auth=("ann", "pw"))
-    client.predict("sft-v1", 1000, api_name="/dashboard_study")
+Scripts use the JSON API instead (``GET /api/v1/studies/{study}/analysis``, :mod:`apps.api`).
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import time
-from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import gradio as gr
 
@@ -52,41 +47,24 @@ PROGRESS_SECONDS = 30.0
 PLOTS = ("win_rate", "votes", "ratings", "agreement", "position_bias", "length_bias")
 # Plots in two columns are half as wide as in the report: give them room to breathe.
 MIN_PLOT_HEIGHT = 360
-# The analyses are CPU-bound: a few at a time, so that reviewers' requests stay fast.
-ANALYSIS_CONCURRENCY = 2
+EXPORT_HELP = ("jsonl, csv and parquet: one row per judgment with prompt, answers, models and "
+               "reviewer; mtbench: the <code>import-judgments</code> format; dpo: preference pairs "
+               "from each item's majority vote.")
 
 
-class DownloadFolder:
-    """Where files for download are written before Gradio copies them to its own cache.
+def download_links(study: str, rounds: int) -> str:
+    """Links to the study's report and exports (the API's routes, relative to the page)."""
+    import html
 
-    One temporary directory per app, a fresh sub-folder per file (so every file keeps its
-    readable name); folders older than ``max_age_seconds`` are removed whenever a new one
-    is made, and the whole directory when the app object goes away.
-    """
-
-    def __init__(self, max_age_seconds: float = 3600.0) -> None:
-        self._directory = tempfile.TemporaryDirectory(prefix="review-downloads-")
-        self.root = Path(self._directory.name)
-        self.max_age_seconds = max_age_seconds
-
-    def new_file(self, name: str) -> Path:
-        self.prune()
-        return Path(tempfile.mkdtemp(dir=self.root)) / name
-
-    def prune(self) -> None:
-        cutoff = time.time() - self.max_age_seconds
-        for child in self.root.iterdir():
-            try:
-                if child.stat().st_mtime < cutoff:
-                    shutil.rmtree(child, ignore_errors=True)
-            except FileNotFoundError:
-                pass
-
-    def close(self) -> None:
-        self._directory.cleanup()
+    base = f"api/v1/studies/{quote(study, safe='')}"
+    exports = " · ".join(f'<a href="{base}/export?format={fmt}" download>{fmt}</a>'
+                         for fmt in EXPORT_FORMATS)
+    return (f'<p><a href="{base}/report?bootstrap={rounds}" download>Download the HTML report of '
+            f'{html.escape(study)}</a> ({rounds} bootstrap rounds)</p>'
+            f'<p>Download the judgments: {exports}</p><p class="dash-muted">{EXPORT_HELP}</p>')
 
 
-def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str, Any]:
+def build_dashboard_tab(ctx: AppContext) -> dict[str, Any]:
     """Create the dashboard's components and events; returns what server.py wires on login."""
     with gr.Row(equal_height=True, elem_id="dashboard-progress-head"):
         gr.Markdown("### Collection progress")
@@ -105,18 +83,8 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
                            precision=0, minimum=MIN_BOOTSTRAP, maximum=MAX_BOOTSTRAP, step=100,
                            min_width=140, elem_id="dashboard-rounds")
     with gr.Accordion("Download the report or the judgments", open=False, elem_id="dashboard-downloads"):
-        with gr.Row(equal_height=True):
-            report_button = gr.Button("Build the HTML report", scale=1, elem_id="dashboard-report")
-            report_file = gr.DownloadButton("Download report", visible=False, scale=1,
-                                            elem_id="dashboard-report-file")
-            export_format = gr.Dropdown(list(EXPORT_FORMATS), value="jsonl", label="Export format",
-                                        scale=1, min_width=140, elem_id="dashboard-format")
-            export_button = gr.Button("Build the export", scale=1, elem_id="dashboard-export")
-            export_file = gr.DownloadButton("Download export", visible=False, scale=1,
-                                            elem_id="dashboard-export-file")
-        gr.Markdown("jsonl, csv and parquet: one row per judgment with prompt, answers, models and "
-                    "reviewer; mtbench: the `import-judgments` format; dpo: preference pairs from "
-                    "each item's majority vote.", elem_classes="dash-muted")
+        downloads = gr.HTML("<p class='dash-muted'>Choose a study and show its results first.</p>",
+                            js_on_load=None, elem_id="dashboard-download-links")
 
     with gr.Column(visible=False, elem_id="dashboard-results") as results:
         header = gr.HTML("", js_on_load=None, elem_id="dashboard-header")
@@ -175,6 +143,7 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
             data = build_report_data(session=session, study=target,
                                      n_bootstrap=bootstrap_rounds(n_rounds))
         figures = report_figures(data)
+        rounds_used = bootstrap_rounds(n_rounds)
         for key in PLOTS[1:]:
             if key in figures and (figures[key].layout.height or 0) < MIN_PLOT_HEIGHT:
                 figures[key].update_layout(height=MIN_PLOT_HEIGHT)
@@ -182,52 +151,17 @@ def build_dashboard_tab(ctx: AppContext, downloads: DownloadFolder) -> dict[str,
                 *(gr.Plot(value=figures.get(key), visible=key in figures) for key in PLOTS),
                 category_table(data), agreement_facts(data), bias_facts(data),
                 judge_facts_html(data), reviewer_warnings(data),
-                gr.Dataframe(value=reviewer_rows(data) or None, headers=REVIEWER_COLUMNS))
+                gr.Dataframe(value=reviewer_rows(data) or None, headers=REVIEWER_COLUMNS),
+                download_links(data["study"]["name"], rounds_used))
 
-    @user_errors
-    def build_report(name: str | None, n_rounds: float | None, request: gr.Request) -> Any:
-        from review.core.lookup import get_study
-        from review.reporting.report import build_report_data, render_report_html, report_file_name
-
-        from review.core.errors import ReviewError
-
-        if not name:
-            raise ReviewError("choose a study first")
-        with ctx.account(request, action="view_results") as (session, _):
-            target = get_study(session=session, name=name)
-            data = build_report_data(session=session, study=target,
-                                     n_bootstrap=bootstrap_rounds(n_rounds))
-        path = downloads.new_file(report_file_name(data["study"]["name"]))
-        path.write_text(render_report_html(data), encoding="utf-8")
-        return gr.DownloadButton(value=str(path), label=f"Download {path.name}", visible=True)
-
-    @user_errors
-    def build_export(name: str | None, fmt: str | None, request: gr.Request) -> Any:
-        from review.interchange.exports import export_file_name, write_export
-        from review.core.lookup import get_study
-
-        with ctx.account(request, action="view_results") as (session, _):
-            target = get_study(session=session, name=name)
-            path = downloads.new_file(export_file_name(target.name, fmt))
-            with path.open("wb") as out:
-                count = write_export(session=session, study=target, fmt=fmt, out=out)
-        unit = "pairs" if fmt == "dpo" else "judgments"
-        return gr.DownloadButton(value=str(path), label=f"Download {path.name} ({count} {unit})",
-                                 visible=True)
-
-    events = {"api_visibility": "undocumented"}
-    heavy = {"concurrency_limit": ANALYSIS_CONCURRENCY, "concurrency_id": "analysis", **events}
+    events = {"api_visibility": "private", "queue": False}
     refresh.click(refresh_all, None, [table, study], api_name="dashboard_refresh", **events)
     timer.tick(show_progress, None, table, api_name="dashboard_progress", show_progress="hidden",
                **events)
     study_outputs = [results, header, cards, *(plots[key] for key in PLOTS), categories, agreement,
-                     bias, judge, flags, reviewers]
+                     bias, judge, flags, reviewers, downloads]
     gr.on([show.click, study.input], show_study, [study, rounds], study_outputs,
-          api_name="dashboard_study", **heavy)
-    report_button.click(build_report, [study, rounds], report_file, api_name="dashboard_report",
-                        **heavy)
-    export_button.click(build_export, [study, export_format], export_file,
-                        api_name="dashboard_export", **heavy)
+          api_name="dashboard_study", **events)
 
     def on_login(role: str, request: gr.Request) -> list[Any]:
         """Values for :data:`login_outputs` when the page loads: filled only for analysts."""

@@ -12,26 +12,29 @@ under the item's opaque assignment id (nothing else: no model name is ever on th
 so a reload of the page shows them again; the draft is dropped once its vote is recorded.
 
 What is on screen is one small dict the page holds and sends back with each event (a
-hidden field, ``screen-state``): the opaque assignment id on screen, whether a vote will
-record or change, when it was shown, and the account it was shown to (a state presented
-under another login is ignored). No server process keeps anything of a page, so any replica
-behind a round-robin balancer can answer any event. The state grants nothing: every
-callback looks the logged-in user up again (``gr.Request.username``), the services check
-that the assignment is theirs, and the server's own clock decides whether an item was on
-screen long enough (the lease's start).
+hidden field, ``screen-state``): the opaque assignment id on screen and the screen's mode
+(``vote`` or ``change``, as the server's screen said). Nothing else: when the item was shown
+and whose it is are the database's (the assignment's lease and reviewer). No server process
+keeps anything of a page, so any replica behind a round-robin balancer can answer any
+event. The state grants nothing: every callback looks the signed-in user up again
+(``gr.Request.username``), the services check that the assignment is theirs (another
+account's id is treated as no item), and the server's own clock times the vote and decides
+whether the item was on screen long enough. Each action is one service of
+:mod:`review.campaign.screen` (``submit_vote``, ``skip_item``, ...), the same the API calls.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import gradio as gr
 
 from apps.context import AppContext, user_errors
 from apps.render import render_answer, render_conversation, render_guidelines, render_reference
-from review.campaign.judgments import MAX_RATIONALE_LENGTH, STRENGTHS
+from review.campaign.judgments import MAX_RATIONALE_LENGTH
+from review.campaign.screen import SCREEN_MODES
+from review.stats.choices import GRADED_CHOICES, STRENGTHS, takes_strength
 
 VOTES = (  # (choice, button label, elem_id, keys)
     ("left", "A is better", "vote-left", "1 / a"),
@@ -40,7 +43,6 @@ VOTES = (  # (choice, button label, elem_id, keys)
     ("both_bad", "Both are bad", "vote-both-bad", "4 / x"),
 )
 CHOICE_WORDS = {choice: label for choice, label, _, _ in VOTES}
-GRADED = ("left", "right")  # the choices that take a strength
 
 EMPTY_ANSWER = '<div class="answer-body answer-empty"></div>'
 
@@ -88,7 +90,7 @@ SHOW_CHOICE_JS = _js("""(choice) => {
                             elem_classes: choice === value ? ['vote-choice', 'chosen'] : ['vote-choice']});
   return [...@CHOICES@.map(pick), {__type__: 'update', interactive: Boolean(choice)},
           {__type__: 'update', visible: !choice || @GRADED@.includes(choice)}];
-}""", CHOICES=[choice for choice, *_ in VOTES], GRADED=list(GRADED))
+}""", CHOICES=[choice for choice, *_ in VOTES], GRADED=list(GRADED_CHOICES))
 # Filled in by _js with the number of buttons (LOCKED: the CHOICES first, then Submit, then
 # the others).
 LOCK_JS = """(key) => {
@@ -112,14 +114,6 @@ def vote_words(choice: str, strength: int | None) -> str:
     """A vote as the reviewer chose it: "A is better (clearly)", "Tie"."""
     words = CHOICE_WORDS[choice]
     return f"{words} ({STRENGTHS[strength]})" if strength in STRENGTHS else words
-
-
-def seconds_on_screen(state: dict) -> float | None:
-    """Seconds since the page's state was made (None when it holds no usable time)."""
-    shown = state.get("shown_at")
-    if isinstance(shown, bool) or not isinstance(shown, int | float):
-        return None
-    return max(0.0, time.time() - shown)
 
 
 def no_study_screen() -> tuple:
@@ -159,9 +153,9 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
             rationale = gr.Textbox(label="Why? (optional)", lines=2, max_lines=6, max_length=MAX_RATIONALE_LENGTH,
                                    elem_id="rationale", min_width=300, scale=2)
         with gr.Row(elem_id="submit-row"):
-            submit = gr.Button("Submit vote", elem_id="submit-vote", variant="primary", interactive=False,
+            submit_button = gr.Button("Submit vote", elem_id="submit-vote", variant="primary", interactive=False,
                                scale=0, min_width=220)
-            skip = gr.Button("Skip this item", size="sm", elem_id="skip", variant="secondary",
+            skip_button = gr.Button("Skip this item", size="sm", elem_id="skip", variant="secondary",
                              scale=0, min_width=160)
     # Never shown: the chosen verdict (set in the browser by the buttons) and the opaque id
     # of the item whose draft the form keeps ("" when none is kept). Outside the item, whose
@@ -181,14 +175,14 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
     screen = [state, notice, progress, guidelines, item_box, prompt, reference, left, right,
               draft, choice, strength, rationale, revisit]
 
-    def screen_of(reviewer: Any, current: str | None) -> dict | None:
-        """The page's state (see the module) if it is well-formed and this account's."""
+    def screen_of(current: str | None) -> dict | None:
+        """The page's state (see the module), if it is well-formed."""
         try:
             state = json.loads(current or "null")
         except ValueError:
             return None
-        if not isinstance(state, dict) or state.get("user") != reviewer.name \
-                or not isinstance(state.get("assignment"), str) or state.get("mode") not in ("vote", "change"):
+        if not isinstance(state, dict) or not isinstance(state.get("assignment"), str) \
+                or state.get("mode") not in SCREEN_MODES:
             return None
         return state
 
@@ -218,8 +212,7 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
         if current and (current["assignment"], current["mode"]) == (view.assignment_id, screen.mode):
             return (json.dumps(current), message, progress_text, rules, gr.Column(visible=True), *page,
                     gr.skip(), gr.skip(), gr.skip(), gr.skip(), revisit_button)
-        new_state = json.dumps({"assignment": view.assignment_id, "mode": screen.mode,
-                                "shown_at": time.time(), "user": screen.reviewer})
+        new_state = json.dumps({"assignment": view.assignment_id, "mode": screen.mode})
         # Changing a vote starts from it (its strength and reason stay unless changed), and
         # keeps no draft: the stored vote is the starting point.
         if screen.mode == "change":
@@ -242,89 +235,88 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
             return next_screen(session, reviewer, label)
 
     @user_errors
-    def submit_vote(current: str | None, label: str | None, chosen: str | None, how_much: int | None,
-                    why: str | None, request: gr.Request) -> tuple:
-        from review.campaign.judgments import change_vote, record_vote
-        from review.core.errors import ReviewError
+    def submit(current: str | None, label: str | None, chosen: str | None, how_much: int | None,
+               why: str | None, request: gr.Request) -> tuple:
+        from review.campaign.screen import submit_vote
+        from review.core.errors import NotFound, ReviewError
 
         with ctx.account(request, write=True) as (session, reviewer):
-            current = screen_of(reviewer, current)
+            current = screen_of(current)
             if not current:
                 return next_screen(session, reviewer, label, "There is no item on screen to vote on.")
-            if chosen not in CHOICE_WORDS:
+            if chosen is None:
                 return next_screen(session, reviewer, label,
                                    "Choose A, B, Tie or Both are bad first, then submit.", current)
-            how_much = how_much if chosen in GRADED else None
             try:
-                if current["mode"] == "change":
-                    change_vote(session=session, reviewer=reviewer, choice=chosen,
-                                assignment_id=current["assignment"], strength=how_much, rationale=why)
-                    message = f"Your previous vote is now: {vote_words(chosen, how_much)}."
-                else:
-                    record_vote(session=session, reviewer=reviewer, choice=chosen,
-                                assignment_id=current["assignment"], strength=how_much,
-                                rationale=why, seconds=seconds_on_screen(current))
-                    message = f"Vote recorded: {vote_words(chosen, how_much)}."
+                outcome = submit_vote(session=session, reviewer=reviewer,
+                                      assignment_id=current["assignment"], mode=current["mode"],
+                                      choice=chosen, strength=how_much, rationale=why,
+                                      lease_minutes=ctx.settings.lease_minutes)
+            except NotFound:  # not this account's item (another login in this browser)
+                return next_screen(session, reviewer, label)
             except ReviewError as exc:
                 return next_screen(session, reviewer, label, f"Not recorded: {exc}", current)
-            return next_screen(session, reviewer, label, message)
+            words = vote_words(outcome.judgment.choice, outcome.judgment.strength)
+            message = (f"Your previous vote is now: {words}." if outcome.action == "changed"
+                       else f"Vote recorded: {words}.")
+            return show(outcome.screen, message)
 
     @user_errors
-    def skip_item(current: str | None, label: str | None, request: gr.Request) -> tuple:
-        from review.campaign.leases import skip_assignment
+    def skip(current: str | None, label: str | None, request: gr.Request) -> tuple:
+        from review.campaign.screen import skip_item
+        from review.core.errors import NotFound
 
         with ctx.account(request, write=True) as (session, reviewer):
-            current = screen_of(reviewer, current)
-            if current and current.get("mode") == "change":
-                message = "Your previous vote was kept."
-            elif current:
-                skip_assignment(session=session, reviewer=reviewer, assignment_id=current["assignment"])
-                message = "Skipped."
-            else:
-                message = ""
-            return next_screen(session, reviewer, label, message)
+            current = screen_of(current)
+            if not current:
+                return next_screen(session, reviewer, label)
+            try:
+                outcome = skip_item(session=session, reviewer=reviewer,
+                                    assignment_id=current["assignment"], mode=current["mode"],
+                                    lease_minutes=ctx.settings.lease_minutes)
+            except NotFound:
+                return next_screen(session, reviewer, label)
+            return show(outcome.screen, "Your previous vote was kept." if outcome.action == "kept"
+                        else "Skipped.")
 
     @user_errors
     def revisit_skipped(label: str | None, request: gr.Request) -> tuple:
-        from review.campaign.leases import revisit_skipped as give_back
-        from review.campaign.membership import study_for_reviewer
+        from review.campaign.screen import revisit_skipped_items
 
         with ctx.account(request, write=True) as (session, reviewer):
-            target = study_for_reviewer(session=session, reviewer=reviewer, label=label)
-            count = give_back(session=session, reviewer=reviewer, study=target)
-            return next_screen(session, reviewer, label,
-                               f"{count} skipped item{'s' if count != 1 else ''} back in your queue.")
+            count, screen = revisit_skipped_items(session=session, reviewer=reviewer, study_label=label,
+                                                  lease_minutes=ctx.settings.lease_minutes)
+            return show(screen, f"{count} skipped item{'s' if count != 1 else ''} back in your queue.")
 
     @user_errors
     def change_last(label: str | None, request: gr.Request) -> tuple:
-        from review.campaign.judgments import CHANGE_WINDOW_SECONDS
+        from review.campaign.judgments import change_window_words
         from review.campaign.screen import change_screen
 
         with ctx.account(request, write=True) as (session, reviewer):
             screen = change_screen(session=session, reviewer=reviewer, study_label=label)
             if screen is None:
                 return next_screen(session, reviewer, label,
-                                   f"Only a vote cast in the last {int(CHANGE_WINDOW_SECONDS // 60)} "
-                                   "minutes can be changed.")
+                                   f"Only a vote cast in the last {change_window_words()} can be changed.")
             previous = vote_words(screen.previous_choice, screen.previous_strength)
             return show(screen, f"Changing your previous vote (it was: {previous}). "
                                 "Choose again and submit, or press Skip to keep it.")
 
     # The page's own events: not offered to API clients (apps.api has the named endpoints),
     # though every one of them checks the account like the API does.
-    events = {"api_visibility": "private"}
+    events = {"api_visibility": "private", "queue": False}
     study.input(open_study, [study], screen, api_name="ui_open_study", **events)
-    wire_form(buttons, submit, choice, strength, rationale, draft)
+    wire_form(buttons, submit_button, choice, strength, rationale, draft)
     # Submitting: every button off while the vote is in flight, one round trip, then on
     # again (Submit only with a choice), the draft dropped once recorded, and the next item
     # starts at its top, on a phone too.
-    locked = [*buttons.values(), submit, skip, change, revisit]
-    submit.click(None, [draft], locked, js=_js(LOCK_JS, LOCKED=len(locked)), **events) \
-        .then(submit_vote, [state, study, choice, strength, rationale], screen,
+    locked = [*buttons.values(), submit_button, skip_button, change, revisit]
+    submit_button.click(None, [draft], locked, js=_js(LOCK_JS, LOCKED=len(locked)), **events) \
+        .then(submit, [state, study, choice, strength, rationale], screen,
               api_name="ui_submit_vote", **events) \
         .then(None, [draft, choice], locked,
               js=_js(UNLOCK_JS, LOCKED=len(locked), CHOICES=len(buttons)), **events)
-    skip.click(skip_item, [state, study], screen, api_name="ui_skip", **events)
+    skip_button.click(skip, [state, study], screen, api_name="ui_skip", **events)
     change.click(change_last, [study], screen, api_name="ui_change_last", **events)
     revisit.click(revisit_skipped, [study], screen, api_name="ui_revisit_skipped", **events)
     return {"study": study, "screen": screen, "open_study": open_study}
@@ -337,11 +329,11 @@ def wire_form(buttons: dict[str, Any], submit: Any, choice: Any, strength: Any, 
     None of them calls the server. The draft is restored when an item comes on screen and
     saved on every change of the form after that.
     """
-    events = {"api_visibility": "private"}
+    events = {"api_visibility": "private", "queue": False}
     form = [draft, choice, strength, rationale]
     for value, button in buttons.items():
         # A tie or "both bad" has no strength: choosing one clears it.
-        if value in GRADED:
+        if takes_strength(value):
             pick, outputs = f"() => {json.dumps(value)}", [choice]
         else:
             pick, outputs = f"() => [{json.dumps(value)}, null]", [choice, strength]

@@ -1,99 +1,135 @@
-"""The web layer's own security defaults, in front of everything Gradio serves.
+"""The web layer's own security defaults, in front of everything the server answers.
 
-One ASGI middleware (:class:`SecurityMiddleware`), outermost, so Gradio's defaults never
-decide:
+One ASGI middleware (:class:`SecurityMiddleware`), outermost, so neither Gradio's defaults
+nor its next release decide:
 
+* **Default deny.** Only the routes in :data:`ROUTES` are answered: the page and its static
+  files, ``/login`` and ``/logout``, the page's own event route
+  (``POST /gradio_api/run/predict``) and the JSON API under ``/api/v1``. Every other path
+  answers 404 before anything else sees it: Gradio's file, upload, token, queue, call,
+  monitoring and info routes, and whatever a later release adds.
+* **Signed in first.** Every route but the login page, ``/login``, ``/logout``, the static files
+  and ``/api/v1/health`` needs a login session: the session cookie is looked up (one database
+  query, in a worker thread) and a request without a valid one answers 401 *before its body is
+  read*. The account's name travels in the request's scope under :data:`ACCOUNT_KEY`, so the
+  API and the page (Gradio's ``auth_dependency``) never look it up again. ``GET /`` without a
+  session is the login page.
+* **Bodies are bounded.** A body over :data:`MAX_BODY_BYTES` is refused with 413, by its
+  ``Content-Length`` or by counting the bytes as they arrive, before the application reads it.
 * **Origins.** A request that carries an ``Origin`` header is refused (403) unless the origin
-  is the server's own (its host and port are the request's ``Host``) or one listed in
-  ``REVIEW_ALLOWED_ORIGINS`` (comma-separated, e.g. ``https://review.example.com``). Browsers
-  send ``Origin`` with every cross-origin fetch and every form POST, so another site, a
-  sibling subdomain included, can neither read answers with the reviewer's cookie (Gradio's
-  CORS layer never sees the request, so it cannot echo the origin) nor post a login form or a
-  vote in her name (login CSRF included). Preflights are refused the same way.
-* **Closed routes.** ``/gradio_api/token`` (it returned the session token as JSON), uploads
-  (the app takes none) and monitoring answer 404.
+  is the server's own (the request's scheme, host and port: an ``http://`` page cannot call an
+  ``https://`` site) or one listed in ``REVIEW_ALLOWED_ORIGINS`` (comma-separated, e.g.
+  ``https://review.example.com``). Browsers send ``Origin`` with every cross-origin fetch and
+  every form POST, so another site, a sibling subdomain included, can neither read answers with
+  the reviewer's cookie nor post a login form or a vote in her name (login CSRF included).
+  Preflights are refused the same way. Behind a reverse proxy the scheme is the one the proxy
+  states (``X-Forwarded-Proto``, trusted from the addresses uvicorn trusts).
 * **Headers** on every response: ``Content-Security-Policy: frame-ancestors 'none'`` and
   ``X-Frame-Options: DENY`` (no framing, so no clickjacking), ``X-Content-Type-Options:
-  nosniff``, ``Referrer-Policy: same-origin``.
-
-* **Downloads** (``/gradio_api/file=...``: the reports and exports the dashboard builds)
-  are served only to a signed-in analyst or admin, and the file is deleted once it has been
-  sent: a link that travels (to a reviewer, into a log) leads nowhere.
-* **Event streams belong to their session.** Gradio streams an event's results to whoever
-  asks ``/gradio_api/queue/data`` with its ``session_hash``. The middleware remembers which
-  account joined the queue under each hash (in this process, where the stream lives) and
-  answers 404 to anybody else.
-* **One session state for plain API calls.** A call of a named endpoint
-  (``/gradio_api/run/...``) without a ``session_hash`` (a plain HTTP client; ``gradio_client``
-  and the page send their own) is given :data:`API_SESSION_HASH`, so Gradio builds one
-  session state for all of them instead of a new one, a copy of the whole app's
-  configuration, for every call (about half of a call's CPU time, on the event loop). The
-  named endpoints keep nothing in it: they have no components, and every call is checked
-  against its own login.
-* **Refusals are 4xx.** Gradio answers every error of an API call with HTTP 500. A refusal of
-  ours (:func:`apps.context.user_errors`) carries a title naming its kind, and the middleware
-  gives the answer that status: 403 not allowed, 404 not found, 400 refused. A real crash
-  stays a 500.
+  nosniff``, ``Referrer-Policy: same-origin``; ``Strict-Transport-Security`` over TLS; and
+  ``Cache-Control: no-store`` on API answers (they are personal).
 
 Example::
 
-    app.add_middleware(SecurityMiddleware, allowed_origins=["https://review.example.com"])
+    app = SecurityMiddleware(app, account_of=lookup, login_page=html_bytes,
+                             allowed_origins=["https://review.example.com"])
 """
 
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import urlsplit
 
-CLOSED_PREFIXES = ("/gradio_api/token", "/gradio_api/upload", "/gradio_api/upload_progress",
-                   "/monitoring", "/gradio_api/monitoring")
+from apps.cookies import SESSION_COOKIE, cookie_value
+
+# Where the middleware leaves the signed-in account's name (None: nobody) in the scope.
+ACCOUNT_KEY = "review.account"
+MAX_BODY_BYTES = 1 << 20
+HSTS_SECONDS = 365 * 24 * 3600
 SECURITY_HEADERS = [
     (b"content-security-policy", b"frame-ancestors 'none'"),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 ]
+DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
-# The title of a refusal -> its HTTP status (see refusal_title).
-REFUSAL_STATUS = {"Not allowed": 403, "Not found": 404, "Refused": 400}
-API_PREFIXES = ("/gradio_api/run/", "/gradio_api/api/", "/gradio_api/call/")
-RUN_PREFIX = "/gradio_api/run/"
-# The session of every named-endpoint call that names none (longer than Gradio's own hashes).
-API_SESSION_HASH = "review-api-calls"
-# The most a named endpoint's request body is read into memory to add a session hash.
-MAX_RUN_BODY = 1 << 20
+@dataclass(frozen=True)
+class Route:
+    """A route the server answers: methods, a path (every path under it when ``prefix``),
+    whether it is answered without a login session, and whether it takes a request body."""
+
+    methods: frozenset[str]
+    path: str
+    prefix: bool = False
+    public: bool = False
+    body: bool = False
+
+    def matches(self, method: str, path: str) -> bool:
+        if method not in self.methods:
+            return False
+        return path.startswith(self.path) if self.prefix else path == self.path
 
 
-def refusal_title(exc: BaseException) -> str:
-    """The title of a refusal, by its kind (the key of :data:`REFUSAL_STATUS`)."""
-    from review.core.errors import NotFound, PermissionDenied
+_READ = frozenset({"GET", "HEAD"})
+ROUTES: tuple[Route, ...] = (
+    Route(_READ, "/", public=True),  # the app's page, or the login page without a session
+    Route(_READ, "/theme.css", public=True),
+    Route(_READ, "/favicon.ico", public=True),
+    Route(_READ, "/assets/", prefix=True, public=True),
+    Route(_READ, "/static/", prefix=True, public=True),
+    Route(frozenset({"POST"}), "/login", public=True, body=True),
+    Route(frozenset({"GET", "POST"}), "/logout", public=True),
+    Route(frozenset({"POST"}), "/gradio_api/run/predict", body=True),
+    Route(_READ, "/api/v1/health", public=True),
+    Route(frozenset({"GET", "HEAD", "POST"}), "/api/v1/", prefix=True, body=True),
+)
 
-    if isinstance(exc, PermissionDenied):
-        return "Not allowed"
-    if isinstance(exc, NotFound):
-        return "Not found"
-    return "Refused"
+
+def route_for(method: str, path: str) -> Route | None:
+    """The allowed route of a request, or None (it answers 404).
+
+    Example:
+        >>> route_for("POST", "/gradio_api/run/predict").public
+        False
+        >>> route_for("GET", "/gradio_api/file=/etc/hostname") is None
+        True
+    """
+    return next((route for route in ROUTES if route.matches(method, path)), None)
 
 
 def parse_origins(value: str | Iterable[str] | None) -> frozenset[str]:
     """Origins from a comma-separated setting, normalised to ``scheme://host[:port]``.
 
     Example:
-        >>> sorted(parse_origins("https://Review.example.com/, http://10.0.0.5:7860"))
-        ['http://10.0.0.5:7860', 'https://review.example.com']
+        >>> sorted(parse_origins("https://Review.example.com/, http://10.0.0.5:7860, https://x.org:443"))
+        ['http://10.0.0.5:7860', 'https://review.example.com', 'https://x.org']
     """
     items = value.split(",") if isinstance(value, str) else list(value or [])
-    origins = set()
-    for item in items:
-        parts = urlsplit(item.strip())
-        if parts.scheme and parts.netloc:
-            origins.add(f"{parts.scheme.lower()}://{parts.netloc.lower()}")
-    return frozenset(origins)
+    return frozenset(filter(None, (_origin(item) for item in items)))
+
+
+def _origin(value: str, scheme: str | None = None) -> str | None:
+    """``scheme://host[:port]`` in lower case, without the scheme's default port (None when
+    ``value`` is no origin). ``scheme`` is given for a bare ``host[:port]`` (a Host header)."""
+    parts = urlsplit(value.strip() if scheme is None else f"{scheme}://{value.strip()}")
+    if not parts.scheme or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address, as it is written in a URL
+    scheme_name = parts.scheme.lower()
+    if port is None or str(port) == DEFAULT_PORTS.get(scheme_name):
+        return f"{scheme_name}://{host}"
+    return f"{scheme_name}://{host}:{port}"
 
 
 def _header(scope: dict, name: bytes) -> str | None:
@@ -103,165 +139,100 @@ def _header(scope: dict, name: bytes) -> str | None:
     return None
 
 
-FILE_PREFIX = "/gradio_api/file="
-QUEUE_JOIN, QUEUE_DATA = "/gradio_api/queue/join", "/gradio_api/queue/data"
-MAX_STREAMS = 100_000
-DOWNLOAD_ACTION = "view_results"
-
-
 class SecurityMiddleware:
-    """See the module docstring. ``may_download(cookie_header) -> bool`` says whether the
-    request's session belongs to an account that may download results (None: nobody may)."""
+    """See the module docstring.
 
-    def __init__(self, app: Any, allowed_origins: Iterable[str] = (),
-                 may_download: Callable[[str], bool] | None = None,
-                 download_root: Path | None = None,
-                 account_of: Callable[[str], str | None] | None = None) -> None:
+    Args:
+        app: the ASGI application behind it.
+        account_of: session token -> the active account's name, or None (blocking: it is
+            run in a worker thread).
+        login_page: the HTML answered to ``GET /`` without a session.
+        allowed_origins: more origins than the server's own.
+    """
+
+    def __init__(self, app: Any, *, account_of: Callable[[str], str | None], login_page: bytes,
+                 allowed_origins: Iterable[str] = ()) -> None:
         self.app = app
-        self.allowed = parse_origins(allowed_origins)
-        self.may_download = may_download
-        self.download_root = download_root
         self.account_of = account_of
-        self.stream_owners: OrderedDict[str, str | None] = OrderedDict()
+        self.login_page = login_page
+        self.allowed = parse_origins(allowed_origins)
 
     def origin_allowed(self, scope: dict) -> bool:
         origin = _header(scope, b"origin")
         if origin is None:
             return True
-        parts = urlsplit(origin.strip())
-        normal = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-        if normal in self.allowed:
-            return True
-        host = (_header(scope, b"host") or "").lower()
-        return bool(parts.netloc) and parts.netloc.lower() == host
+        normal = _origin(origin)
+        if normal is None:
+            return False
+        return normal in self.allowed or normal == _origin(_header(scope, b"host") or "",
+                                                           scope.get("scheme", "http"))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "lifespan":
             await self.app(scope, receive, send)
             return
-        path = scope.get("path", "")
-        if any(path == p or path.startswith(p + "/") or path.startswith(p + "?") for p in CLOSED_PREFIXES):
-            await _reply(send, 404, {"detail": "Not Found"})
+        if scope["type"] != "http":  # no websockets: the app uses none
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        tls = scope.get("scheme") == "https"
+        method, path = scope.get("method", "GET"), scope.get("path", "")
+        route = route_for(method, path)
+        if route is None:
+            await _reply(send, 404, {"detail": "Not Found"}, tls)
             return
         if not self.origin_allowed(scope):
             await _reply(send, 403, {"detail": "cross-origin request refused: this server answers "
-                                               "its own pages (and REVIEW_ALLOWED_ORIGINS) only"})
+                                               "its own pages (and REVIEW_ALLOWED_ORIGINS) only"}, tls)
             return
-
-        if path.startswith(FILE_PREFIX):
-            await self._download(scope, receive, send)
-            return
-        if self.account_of is not None and path == QUEUE_JOIN and scope.get("method") == "POST":
-            receive = await self._remember_owner(scope, receive)
-        if path.startswith(RUN_PREFIX) and scope.get("method") == "POST":
-            receive = await _with_session_hash(scope, receive)
-        if self.account_of is not None and path == QUEUE_DATA and not await self._owns_stream(scope):
-            await _reply(send, 404, {"detail": "Not Found"})
-            return
-        api = path.startswith(API_PREFIXES)
-        held: list[dict] = []
+        scope[ACCOUNT_KEY] = None
+        if not route.public or path == "/":
+            scope[ACCOUNT_KEY] = await self._account(scope)
+            if scope[ACCOUNT_KEY] is None:
+                if path == "/":
+                    await _reply_html(send, self.login_page, tls)
+                else:
+                    await _reply(send, 401, {"detail": "please log in"}, tls)
+                return
+        if route.body:
+            receive = await _bounded_body(scope, receive, send, tls)
+            if receive is None:
+                return
+        api = path.startswith("/api/")
 
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
-                message = _with_security_headers(message)
-                if api and message["status"] == 500:
-                    held.append(message)  # read the body before choosing the status
-                    return
-            if held and message["type"] == "http.response.body":
-                held.append(message)
-                if message.get("more_body"):
-                    return
-                start, *bodies = held
-                held.clear()
-                body = b"".join(part.get("body", b"") for part in bodies)
-                await send({**start, "status": _refusal_status(body)})
-                await send({"type": "http.response.body", "body": body})
-                return
+                message = _with_security_headers(message, tls, no_store=api)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
-
     async def _account(self, scope: dict) -> str | None:
         import anyio
 
-        return await anyio.to_thread.run_sync(self.account_of, _header(scope, b"cookie") or "")
-
-    async def _remember_owner(self, scope: dict, receive: Any) -> Any:
-        """Read the join request's body, note its session hash's account, replay the body."""
-        messages, body, _ = await _read_body(receive, MAX_RUN_BODY)
-        try:
-            session_hash = json.loads(body).get("session_hash")
-        except (ValueError, AttributeError):
-            session_hash = None
-        if isinstance(session_hash, str):
-            owner = await self._account(scope)
-            known = self.stream_owners.get(session_hash, owner)
-            # The first account to join under a hash owns it.
-            self.stream_owners[session_hash] = known
-            self.stream_owners.move_to_end(session_hash)
-            while len(self.stream_owners) > MAX_STREAMS:
-                self.stream_owners.popitem(last=False)
-        return _replay(messages, receive)
-
-    async def _owns_stream(self, scope: dict) -> bool:
-        query = parse_qs((scope.get("query_string") or b"").decode("latin-1"))
-        session_hash = (query.get("session_hash") or [""])[0]
-        if session_hash not in self.stream_owners:
-            return False
-        return self.stream_owners[session_hash] == await self._account(scope)
-
-    async def _download(self, scope: dict, receive: Any, send: Any) -> None:
-        import anyio
-
-        cookies = _header(scope, b"cookie") or ""
-        allowed = self.may_download is not None and await anyio.to_thread.run_sync(
-            self.may_download, cookies)
-        target = self._file(scope)
-        if not allowed or target is None:
-            await _reply(send, 404, {"detail": "Not Found"})
-            return
-        status: list[int] = []
-
-        async def send_then_remove(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
-                message = _with_security_headers(message)
-            await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body") \
-                    and status and status[0] == 200 and scope.get("method") == "GET":
-                target.unlink(missing_ok=True)
-
-        await self.app(scope, receive, send_then_remove)
-
-    def _file(self, scope: dict) -> Path | None:
-        """The requested file when it lies in the download folder (else None)."""
-        if self.download_root is None:
+        token = cookie_value(_header(scope, b"cookie"), SESSION_COOKIE)
+        if token is None:
             return None
-        raw = unquote(scope.get("path", "")[len(FILE_PREFIX):])
-        try:
-            target = Path(raw).resolve()
-            target.relative_to(self.download_root.resolve())
-        except (ValueError, OSError):
-            return None
-        return target
+        return await anyio.to_thread.run_sync(self.account_of, token)
 
 
-async def _read_body(receive: Any, limit: int) -> tuple[list[dict], bytes, bool]:
-    """A request's messages and body, up to ``limit`` bytes (complete: whether it all came)."""
-    messages, body = [], b""
+async def _bounded_body(scope: dict, receive: Any, send: Any,
+                        tls: bool) -> Callable[[], Awaitable[dict]] | None:
+    """A ``receive`` that replays the whole body once it is known to be within
+    :data:`MAX_BODY_BYTES`; None after answering 413 (the rest is never read)."""
+    length = _header(scope, b"content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        await _reply(send, 413, {"detail": f"request body over {MAX_BODY_BYTES} bytes"}, tls)
+        return None
+    messages, size = [], 0
     while True:
         message = await receive()
         messages.append(message)
-        body += message.get("body", b"")
+        size += len(message.get("body", b""))
+        if size > MAX_BODY_BYTES:
+            await _reply(send, 413, {"detail": f"request body over {MAX_BODY_BYTES} bytes"}, tls)
+            return None
         if message["type"] != "http.request" or not message.get("more_body"):
-            return messages, body, message["type"] == "http.request"
-        if len(body) > limit:
-            return messages, body, False
-
-
-def _replay(messages: list[dict], receive: Any) -> Any:
-    """A ``receive`` that hands out ``messages`` first, then reads on."""
+            break
     replay = iter(messages)
 
     async def replayed() -> dict:
@@ -273,43 +244,31 @@ def _replay(messages: list[dict], receive: Any) -> Any:
     return replayed
 
 
-async def _with_session_hash(scope: dict, receive: Any) -> Any:
-    """``receive`` for a named endpoint's call, its JSON body given :data:`API_SESSION_HASH`
-    when it has no ``session_hash`` (see the module docstring)."""
-    messages, body, complete = await _read_body(receive, MAX_RUN_BODY)
-    if not complete:
-        return _replay(messages, receive)
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return _replay(messages, receive)
-    if not isinstance(payload, dict) or payload.get("session_hash") is not None:
-        return _replay(messages, receive)
-    payload["session_hash"] = API_SESSION_HASH
-    new_body = json.dumps(payload).encode()
-    scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"content-length"] + [
-        (b"content-length", str(len(new_body)).encode())]
-    return _replay([{"type": "http.request", "body": new_body, "more_body": False}], receive)
-
-
-def _with_security_headers(start: dict) -> dict:
-    """A response start with :data:`SECURITY_HEADERS` added where the app set none."""
+def _with_security_headers(start: dict, tls: bool, *, no_store: bool = False) -> dict:
+    """A response start with :data:`SECURITY_HEADERS` (and HSTS over TLS) where the app set none."""
     present = {key.lower() for key, _ in start.get("headers", [])}
-    extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
-    return {**start, "headers": [*start.get("headers", []), *extra]}
+    extra = list(SECURITY_HEADERS)
+    if tls:
+        extra.append((b"strict-transport-security", f"max-age={HSTS_SECONDS}".encode()))
+    if no_store:
+        extra.append((b"cache-control", b"no-store"))
+    return {**start, "headers": [*start.get("headers", []),
+                                 *((k, v) for k, v in extra if k not in present)]}
 
 
-def _refusal_status(body: bytes) -> int:
-    try:
-        title = json.loads(body).get("title")
-    except (ValueError, AttributeError):
-        return 500
-    return REFUSAL_STATUS.get(title, 500)
-
-
-async def _reply(send: Any, status: int, body: dict) -> None:
+async def _reply(send: Any, status: int, body: dict, tls: bool) -> None:
     data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(data)).encode()), *SECURITY_HEADERS]})
+    await _send(send, status, b"application/json", data, tls)
+
+
+async def _reply_html(send: Any, page: bytes, tls: bool) -> None:
+    await _send(send, 200, b"text/html; charset=utf-8", page, tls)
+
+
+async def _send(send: Any, status: int, content_type: bytes, data: bytes, tls: bool) -> None:
+    start = {"type": "http.response.start", "status": status,
+             "headers": [(b"content-type", content_type),
+                         (b"content-length", str(len(data)).encode()),
+                         (b"cache-control", b"no-store")]}
+    await send(_with_security_headers(start, tls))
     await send({"type": "http.response.body", "body": data})

@@ -1,15 +1,16 @@
-"""The web server behind ``review serve``: login, the reviewer app, the analyst dashboard, admin.
+"""The web server behind ``review serve``: one FastAPI app with the JSON API, the login routes
+and the Gradio page (reviewer app, analyst dashboard, admin) mounted on it, behind the
+security middleware.
 
-* Login: ``POST /login`` with form fields ``username`` and ``password`` logs in browsers
-  and API clients alike (:mod:`apps.login`, Gradio's contract, checking the reviewers
-  table with :func:`review.auth.accounts.authenticate`); failed attempts are limited per
-  account and per client address, and a session lasts ``session_hours`` (12 by default);
-  ``POST /logout`` logs out. :mod:`apps.security` sets the web defaults: same-origin only
-  (``REVIEW_ALLOWED_ORIGINS`` for more), no framing, no token, upload or monitoring routes.
-* Authorization: every callback reads the account from ``gr.Request.username`` and checks
-  it again (active, role, study membership, assignment ownership) in ``review.*``. The
-  Dashboard tab (analysts, admins) and the Admin tab (admins) are shown by role after login,
-  but hiding them is a convenience: their callbacks refuse any other role.
+* Routes: :mod:`apps.security` answers only the routes the product serves (default deny) and
+  refuses requests without a login session before anything reads them; ``/login`` and
+  ``/logout`` are :mod:`apps.login`; ``/api/v1`` is :mod:`apps.api`; everything else is the
+  page (``gr.mount_gradio_app``, whose ``auth_dependency`` reads the account the middleware
+  found).
+* Authorization: every handler reads the account from the request and checks it again
+  (active, role, study membership, assignment ownership) in ``review.*``. The Dashboard tab
+  (analysts, admins) and the Admin tab (admins) are shown by role after login, but hiding them
+  is a convenience: their callbacks refuse any other role.
 * Blinding: the page, its config and every response a reviewer gets carry answers as
   "A"/"B" text and assignments as random opaque ids, never a model name, path or database
   id. (Analysts and admins are not blind: the dashboard names the models.)
@@ -23,7 +24,10 @@ Example::
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+import threading
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -33,9 +37,8 @@ from apps.dashboard_views import DASHBOARD_CSS
 from review.core.config import Settings
 
 TITLE = "Blind review"
-# Events of one kind that may run at once when a client joins Gradio's queue itself (the
-# page's own events run without it, see build_app); the database serialises what must be.
-CONCURRENCY_LIMIT = 32
+# Worker threads for handlers that wait on the database (the page's and the API's).
+MAX_THREADS = 64
 QUEUE_POLL_SECONDS = 0.01
 PROGRESS_POLL_SECONDS = 0.25
 
@@ -135,48 +138,19 @@ LOGOUT_FORM = ('<form method="post" action="logout" id="logout" class="logout-fo
 
 
 def auth_message(settings: Settings) -> str:
-    """What the login form says, with this server's limits."""
+    """What the login page says, with this server's limits."""
     return (f"Sign in with the reviewer account you were given. After "
             f"{settings.login_failures_per_name} failed attempts, sign-in is paused for "
             f"{settings.login_pause_minutes:g} minutes.")
 
 
-def make_auth(ctx: AppContext) -> Callable[[str, str], Any]:
-    """The ``auth=`` callable that tells Gradio the app needs a login.
-
-    Logins go through :mod:`apps.login` (the throttle and database sessions); this check of
-    the reviewers table is what Gradio's own route would use, were it ever reached.
-    """
-
-    async def check(username: str, password: str) -> bool:
-        import anyio
-
-        from review.auth.accounts import authenticate
-
-        def valid() -> bool:
-            with ctx.session() as session:
-                return authenticate(session=session, name=username, password=password) is not None
-
-        return await anyio.to_thread.run_sync(valid)
-
-    return check
-
-
-def build_app(settings: Settings) -> gr.Blocks:
-    """The Gradio app (``gr.Blocks``) for ``settings``; launch it with :func:`launch`.
-
-    The engine is made here, from ``settings``; nothing is shared between apps.
-    """
+def build_page(ctx: AppContext) -> gr.Blocks:
+    """The page (``gr.Blocks``): the Review, Dashboard and Admin tabs, filled after login."""
     from apps.admin import build_admin_tab
-    from apps.api import build_api
-    from apps.dashboard import DownloadFolder, build_dashboard_tab
-    from apps.render import code_css
+    from apps.dashboard import build_dashboard_tab
     from apps.reviewer import build_review_tab, no_study_screen
 
-    ctx = AppContext.from_settings(settings)
-    downloads = DownloadFolder()
-    # Gradio's copies of downloaded files (reports, exports) are deleted after an hour.
-    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as page:
         with gr.Row(elem_id="topbar", equal_height=False):
             gr.Markdown(f"### {TITLE}: which answer is better?", elem_id="title")
             whoami = gr.HTML("", elem_id="whoami", js_on_load=None)
@@ -187,10 +161,9 @@ def build_app(settings: Settings) -> gr.Blocks:
             with gr.Tab("Review", id="review", visible=False) as review_tab:
                 review = build_review_tab(ctx)
             with gr.Tab("Dashboard", id="dashboard", visible=False) as dashboard_tab:
-                dashboard = build_dashboard_tab(ctx, downloads)
+                dashboard = build_dashboard_tab(ctx)
             with gr.Tab("Admin", id="admin", visible=False) as admin_tab:
                 admin = build_admin_tab(ctx)
-        build_api(ctx)
 
         @user_errors
         def on_load(request: gr.Request) -> tuple:
@@ -215,26 +188,26 @@ def build_app(settings: Settings) -> gr.Blocks:
                     *dashboard["on_login"](role, request), *admin["on_login"](role, request),
                     *screen)
 
-        app.load(on_load, None,
-                 [whoami, review["study"], tabs, review_tab, dashboard_tab, admin_tab,
-                  *dashboard["login_outputs"], *admin["login_outputs"], *review["screen"]],
-                 api_name="ui_load", api_visibility="private")
-    app.queue(default_concurrency_limit=CONCURRENCY_LIMIT)
-    # Every event of the page is one plain request, answered at once by whichever replica
-    # gets it: no queue, no event stream, no state kept in a server process.
-    for dependency in app.fns.values():
-        dependency.queue = False
-    # Gradio's queue, idle now, still looks for new events every millisecond and for progress
-    # to report every 10 ms: 4% of a core per process. QUEUE_POLL_SECONDS is soon enough
-    # for anything queued; the app reports no progress bars.
-    queue = getattr(app, "_queue", None)
-    if hasattr(queue, "sleep_when_free") and hasattr(queue, "progress_update_sleep_when_free"):
-        queue.sleep_when_free = QUEUE_POLL_SECONDS
-        queue.progress_update_sleep_when_free = PROGRESS_POLL_SECONDS
-    app.review_context = ctx  # the engine travels with the app, for launch() and shutdown
-    app.review_downloads = downloads  # removed with the app
-    app.review_css = CSS + "\n" + DASHBOARD_CSS + "\n" + code_css()
-    return app
+        page.load(on_load, None,
+                  [whoami, review["study"], tabs, review_tab, dashboard_tab, admin_tab,
+                   *dashboard["login_outputs"], *admin["login_outputs"], *review["screen"]],
+                  api_name="ui_load", api_visibility="private", queue=False)
+    page.max_threads = MAX_THREADS
+    quiet_idle_queue(page)
+    return page
+
+
+def quiet_idle_queue(page: gr.Blocks) -> None:
+    """Every event of the page is one plain request (``queue=False``), answered at once by
+    whichever replica gets it: Gradio's queue stays idle, yet looks for new events every
+    millisecond and for progress every 10 ms (4% of a core per process). Look less often.
+
+    Gradio's queue has no public setting for this: the attributes are checked by a test, and
+    Gradio is pinned to the minor release they were read from (pyproject.toml).
+    """
+    queue = page._queue
+    queue.sleep_when_free = QUEUE_POLL_SECONDS
+    queue.progress_update_sleep_when_free = PROGRESS_POLL_SECONDS
 
 
 def _theme() -> Any:
@@ -243,28 +216,103 @@ def _theme() -> Any:
                              font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"])
 
 
-def launch(app: Any, *, host: str, port: int, block: bool = True, quiet: bool = True) -> str:
-    """Start the server for an app from :func:`build_app`; returns its local URL.
+@dataclass
+class WebApp:
+    """The server's ASGI application (``asgi``) and its parts; :func:`launch` serves it."""
 
-    ``block=False`` returns once the server is up (for tests and embedding).
+    asgi: Any
+    api: Any  # the FastAPI app
+    page: gr.Blocks
+    review_context: AppContext
+    server: Any = None  # the uvicorn server, once launched
+    thread: threading.Thread | None = None
+
+    def close(self) -> None:
+        """Stop serving (when launched with ``block=False``) and release the database."""
+        if self.server is not None:
+            self.server.should_exit = True
+            if self.thread is not None:
+                self.thread.join(timeout=30)
+            self.server = self.thread = None
+        self.page.close(verbose=False)
+        self.review_context.database.dispose()
+
+
+def build_app(settings: Settings) -> WebApp:
+    """The web app for ``settings``; serve it with :func:`launch`.
+
+    The engine is made here, from ``settings``; nothing is shared between apps.
     """
-    from apps.login import make_server_app
+    from fastapi import FastAPI
 
-    ctx = app.review_context
-    _, url, _ = app.launch(
-        _app=make_server_app(ctx), server_name=host, server_port=port, auth=make_auth(ctx),
-        auth_message=auth_message(ctx.settings), prevent_thread_lock=not block, quiet=quiet, show_error=False,
-        ssr_mode=False, mcp_server=False, run_history=False, footer_links=[],
-        max_threads=64, css=app.review_css, head=KEYBOARD_SCRIPT, theme=_theme(),
-    )
+    from apps.api import add_api
+    from apps.login import login_page, login_router
+    from apps.render import code_css
+    from apps.security import ACCOUNT_KEY, SecurityMiddleware
+
+    ctx = AppContext.from_settings(settings)
+    page = build_page(ctx)
+    api = FastAPI(title=TITLE, docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=_thread_limit)
+    api.include_router(login_router(ctx))
+    add_api(api, ctx)
+
+    def page_account(request: Any) -> str | None:
+        return request.scope.get(ACCOUNT_KEY)
+
+    gr.mount_gradio_app(api, page, path="/", auth_dependency=page_account, show_error=False,
+                        ssr_mode=False, mcp_server=False, run_history=False, footer_links=[],
+                        theme=_theme(), css=CSS + "\n" + DASHBOARD_CSS + "\n" + code_css(),
+                        head=KEYBOARD_SCRIPT)
+    asgi = SecurityMiddleware(api, account_of=ctx.account_name,
+                              login_page=login_page(TITLE, auth_message(settings)),
+                              allowed_origins=settings.allowed_origins)
+    return WebApp(asgi=asgi, api=api, page=page, review_context=ctx)
+
+
+@asynccontextmanager
+async def _thread_limit(_: Any) -> Any:
+    """Handlers that wait on the database run in worker threads: as many as the page's."""
+    import anyio.to_thread
+
+    anyio.to_thread.current_default_thread_limiter().total_tokens = MAX_THREADS
+    yield
+
+
+def launch(app: WebApp, *, host: str, port: int, block: bool = True, quiet: bool = True) -> str:
+    """Serve an app from :func:`build_app` with uvicorn; returns its local URL.
+
+    ``block=False`` returns once the server is up (for tests and embedding); the client's
+    address is the peer's, or a trusted proxy's ``X-Forwarded-For`` (uvicorn trusts 127.0.0.1
+    and ``FORWARDED_ALLOW_IPS``), and so is the scheme (``X-Forwarded-Proto``).
+    """
+    import uvicorn
+
+    config = uvicorn.Config(app.asgi, host=host, port=port, log_level="warning" if quiet else "info",
+                            proxy_headers=True, timeout_keep_alive=5, lifespan="on")
+    server = uvicorn.Server(config)
+    url = f"http://{host}:{port}/"
+    if block:
+        app.server = server
+        server.run()
+        return url
+    app.server = server
+    app.thread = threading.Thread(target=server.run, name="review-serve", daemon=True)
+    app.thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not app.thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not start on {host}:{port}")
+        time.sleep(0.02)
     return url
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Build the app and serve it until interrupted (``review serve``)."""
     app = build_app(settings)
+    host, port = host or settings.host, port or settings.port
+    print(f"Serving on http://{host}:{port}/ (API: /api/v1, docs for analysts: /api/v1/docs)")
     try:
-        launch(app, host=host or settings.host, port=port or settings.port, block=True, quiet=False)
+        launch(app, host=host, port=port, block=True, quiet=False)
     finally:
         app.review_context.database.dispose()
-        app.review_downloads.close()

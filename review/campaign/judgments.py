@@ -1,11 +1,15 @@
-"""Recording votes: validated, idempotent, one per reviewer and item.
+"""Recording votes: validated, idempotent, one per reviewer and item, timed by the server.
 
 A vote is cast on an *assignment* (the opaque id the reviewer was shown), never on a
 comparison or a generation directly: the assignment says which answer was on the left,
 and that is what the judgment stores. Choices are positional (``left`` | ``right`` |
-``tie`` | ``both_bad``); mapping them to the candidate and baseline is the statistics'
-job (see :mod:`review.stats.outcomes`).
+``tie`` | ``both_bad``, :mod:`review.stats.choices`); mapping them to the candidate and
+baseline is the statistics' job (see :mod:`review.stats.outcomes`).
 
+* The seconds stored with a vote are the server's: from the moment the item was handed out
+  (the lease's start, renewed when the item is served again) to the vote. No figure a client
+  sends is stored or checked; a vote counts only once the item was on screen for the study's
+  minimum by that clock.
 * Re-sending the same vote for the same assignment returns the stored judgment (a double
   click or a retried request is not an error and never a duplicate).
 * A different vote on an item already voted is refused; :func:`change_vote` changes it
@@ -36,18 +40,29 @@ from review.campaign.leases import (
     own_assignment,
 )
 from review.core.errors import ReviewError
-from review.core.models import CHOICES, Assignment, Comparison, Judgment, Reviewer, Study, utcnow
+from review.core.models import Assignment, Comparison, Judgment, Reviewer, Study, utcnow
+from review.stats.choices import CHOICES, STRENGTHS, takes_strength
 
 MAX_RATIONALE_LENGTH = 4000
 CHANGE_WINDOW_SECONDS = 120.0
-# How much better the chosen answer is, as reviewers are asked it.
-STRENGTHS = {1: "slightly", 2: "clearly", 3: "much better"}
-MAX_SECONDS = 7 * 24 * 3600.0
 # A vote counts only once its item was on screen this long (seconds, per study in
 # ``Study.meta``): a double key press cannot vote on an item nobody read. Studies made by
 # ``review pair``, the watcher and the demo start at DEFAULT_MIN_SECONDS; others at 0.
 MIN_SECONDS_KEY = "min_seconds_on_screen"
 DEFAULT_MIN_SECONDS = 1.0
+
+
+def change_window_words(window_seconds: float = CHANGE_WINDOW_SECONDS) -> str:
+    """The change window as people read it.
+
+    Example:
+        >>> change_window_words(), change_window_words(90)
+        ('2 minutes', '90 seconds')
+    """
+    if window_seconds >= 60 and window_seconds % 60 == 0:
+        minutes = int(window_seconds // 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{window_seconds:g} seconds"
 
 
 class InvalidVote(ReviewError):
@@ -62,17 +77,18 @@ class AlreadyVoted(ReviewError):
     """The reviewer already voted differently on this item."""
 
 
-def _validate(choice: str, strength: int | None, rationale: str | None,
-              seconds: float | None) -> tuple[str, int | None, str | None, float | None]:
+def _validate(choice: str, strength: int | None,
+              rationale: str | None) -> tuple[str, int | None, str | None]:
     if choice not in CHOICES:
         raise InvalidVote(f"unknown choice {choice!r}: expected one of {', '.join(CHOICES)}")
     if strength is not None:
         if isinstance(strength, bool) or not isinstance(strength, int | float) \
                 or not math.isfinite(strength) or int(strength) != strength \
                 or int(strength) not in STRENGTHS:
-            raise InvalidVote("strength must be 1 (slightly), 2 (clearly) or 3 (much better)")
+            words = [f"{value} ({word})" for value, word in STRENGTHS.items()]
+            raise InvalidVote(f"strength must be {', '.join(words[:-1])} or {words[-1]}")
         strength = int(strength)
-        if choice not in ("left", "right"):
+        if not takes_strength(choice):
             raise InvalidVote("a strength only goes with a vote for one answer")
     if rationale is not None:
         if not isinstance(rationale, str):
@@ -80,19 +96,12 @@ def _validate(choice: str, strength: int | None, rationale: str | None,
         rationale = rationale.strip() or None
         if rationale is not None and len(rationale) > MAX_RATIONALE_LENGTH:
             raise InvalidVote(f"rationale is limited to {MAX_RATIONALE_LENGTH} characters")
-    if seconds is not None:
-        try:
-            seconds = float(seconds)
-        except (TypeError, ValueError, OverflowError):
-            raise InvalidVote("seconds must be a number") from None
-        if not math.isfinite(seconds) or not 0 <= seconds <= MAX_SECONDS:
-            raise InvalidVote("seconds out of range")
-    return choice, strength, rationale, seconds
+    return choice, strength, rationale
 
 
 def record_vote(*, session: Session, reviewer: Reviewer, assignment_id: str, choice: str,
                 strength: int | None = None, rationale: str | None = None,
-                seconds: float | None = None, now: datetime | None = None) -> Judgment:
+                now: datetime | None = None) -> Judgment:
     """Record ``reviewer``'s vote on their assignment and mark the assignment done.
 
     Args:
@@ -100,13 +109,14 @@ def record_vote(*, session: Session, reviewer: Reviewer, assignment_id: str, cho
         choice: ``left`` | ``right`` | ``tie`` | ``both_bad`` (as displayed).
         strength: 1..3 (slightly / clearly / much better), only with ``left`` / ``right``.
         rationale: optional free text, at most :data:`MAX_RATIONALE_LENGTH` characters.
-        seconds: time spent on the item, as measured by the caller.
+
+    The judgment's ``seconds`` are the server's: ``now`` minus the lease's start.
 
     Returns the stored judgment; the same vote sent again returns it unchanged.
     Raises :class:`~review.core.errors.NotFound` for an unknown id or another reviewer's,
     :class:`~review.campaign.leases.LeaseExpired`, :class:`InvalidVote`, :class:`AlreadyVoted`.
     """
-    choice, strength, rationale, seconds = _validate(choice, strength, rationale, seconds)
+    choice, strength, rationale = _validate(choice, strength, rationale)
     ensure_write_transaction(session)
     now = now or utcnow()
     assignment = own_assignment(session=session, reviewer=reviewer, assignment_id=assignment_id,
@@ -117,14 +127,15 @@ def record_vote(*, session: Session, reviewer: Reviewer, assignment_id: str, cho
                 == (choice, strength, rationale):
             return existing
         raise AlreadyVoted("you already voted on this item; change it with "
-                           f"'change last vote' within {int(CHANGE_WINDOW_SECONDS // 60)} minutes")
+                           f"'change last vote' within {change_window_words()}")
     if assignment.status == "skipped":
         raise ReviewError("you skipped this item; it can no longer be voted on")
     if is_expired(assignment, now):
         raise LeaseExpired("this item was held for you too long and went back to the pool; "
                            "load the next item")
     minimum = float((assignment.comparison.study.meta or {}).get(MIN_SECONDS_KEY, 0.0))
-    shown = (now - assignment.leased_at).total_seconds()
+    # Replicas' clocks may differ by a little: never a negative time on screen.
+    shown = max(0.0, (now - assignment.leased_at).total_seconds())
     if shown < minimum:
         raise TooFast(f"this item was on screen for {shown:.1f} s: read both answers first "
                       f"(votes count after {minimum:g} s)")
@@ -133,7 +144,7 @@ def record_vote(*, session: Session, reviewer: Reviewer, assignment_id: str, cho
     judgment = Judgment(comparison=assignment.comparison, reviewer_id=reviewer.id,
                         assignment_id=assignment.id,
                         left_generation_id=assignment.left_generation_id, choice=choice,
-                        strength=strength, rationale=rationale, seconds=seconds, created_at=now)
+                        strength=strength, rationale=rationale, seconds=shown, created_at=now)
     try:
         with session.begin_nested():
             session.add(judgment)
@@ -160,7 +171,7 @@ def change_vote(*, session: Session, reviewer: Reviewer, assignment_id: str, cho
 
     The previous choice is kept in the judgment's metadata (``changes``).
     """
-    choice, strength, rationale, _ = _validate(choice, strength, rationale, None)
+    choice, strength, rationale = _validate(choice, strength, rationale)
     ensure_write_transaction(session)
     now = now or utcnow()
     assignment = own_assignment(session=session, reviewer=reviewer, assignment_id=assignment_id,
@@ -169,7 +180,8 @@ def change_vote(*, session: Session, reviewer: Reviewer, assignment_id: str, cho
     if judgment is None:
         raise ReviewError("there is no vote on this item to change")
     if now - judgment.created_at > timedelta(seconds=window_seconds):
-        raise ReviewError(f"a vote can only be changed within {int(window_seconds)} seconds")
+        raise ReviewError(f"a vote can only be changed within {change_window_words(window_seconds)} "
+                          "of casting it")
     if (judgment.choice, judgment.strength, judgment.rationale) == (choice, strength, rationale):
         return judgment
     meta = dict(judgment.meta or {})

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from review.core.models import Comparison, Judgment, Study, StudyReviewer
+from review.core.models import Comparison, Judgment, Reviewer, Study, StudyReviewer
 
 
 @dataclass(frozen=True)
@@ -90,3 +90,37 @@ def list_studies(*, session: Session) -> list[dict[str, Any]]:
         "baseline": s.baseline.name if s.baseline else None, "overlap": s.overlap,
         "status": s.status, "items": items.get(s.id, 0), "judgments": votes.get(s.id, 0),
     } for s in session.scalars(select(Study).order_by(Study.id))]
+
+
+@dataclass(frozen=True)
+class ProgressView:
+    """A study's progress as one account may see it: its own (``you``, when it reviews the
+    study) and the collection's (``collection``, for analysts and admins)."""
+
+    status: str
+    you: Any = None  # review.campaign.screen.Progress
+    collection: StudyProgress | None = None
+
+
+def progress_of(*, session: Session, reviewer: Reviewer, study_label: str) -> ProgressView:
+    """The progress of the study ``study_label`` as ``reviewer`` may see it: a study they review
+    (by its label) gives their own progress; analysts and admins also get the collection's of any
+    study (by name). :class:`~review.core.errors.NotFound` when neither applies."""
+    from review.auth.permissions import may
+    from review.campaign.membership import study_for_reviewer
+    from review.campaign.screen import reviewer_progress
+    from review.core.errors import NotFound
+    from review.core.lookup import get_study
+
+    analyst = may(reviewer.role, "view_results")
+    try:
+        study = study_for_reviewer(session=session, reviewer=reviewer, label=study_label)
+        you = reviewer_progress(session=session, reviewer=reviewer, study=study)
+    except NotFound:
+        if not analyst:
+            raise
+        study, you = get_study(session=session, name=study_label), None
+    collection = None
+    if analyst:
+        collection = next(row for row in study_progress(session=session) if row.study == study.name)
+    return ProgressView(status=study.status, you=you, collection=collection)

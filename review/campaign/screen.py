@@ -181,6 +181,18 @@ def screen_for(*, session: Session, reviewer: Reviewer, study: Study,
                   previous_choice=previous_choice)
 
 
+def assignment_screen(*, session: Session, reviewer: Reviewer, assignment_id: str) -> Screen:
+    """The screen of one of the reviewer's assignments, read again (no lease is taken):
+    ``change`` mode when it holds their vote, ``vote`` otherwise. :class:`NotFound` for an id
+    that is not theirs."""
+    from review.campaign.leases import own_assignment
+
+    assignment = own_assignment(session=session, reviewer=reviewer, assignment_id=assignment_id)
+    return screen_for(session=session, reviewer=reviewer, study=assignment.comparison.study,
+                      assignment_id=assignment.id,
+                      mode="change" if assignment.status == "done" else "vote")
+
+
 def next_screen(*, session: Session, reviewer: Reviewer, study_label: str | None,
                 lease_minutes: float | None = None, study: Study | None = None) -> Screen:
     """The reviewer's current item in the study labelled ``study_label`` (their first study
@@ -212,3 +224,84 @@ def change_screen(*, session: Session, reviewer: Reviewer, study_label: str | No
                         previous_choice=previous.choice)
     return replace(screen, previous_strength=previous.strength,
                    previous_rationale=previous.rationale)
+
+
+# What a screen is for: a new vote, or changing the reviewer's last vote.
+SCREEN_MODES = ("vote", "change")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one action of a reviewer did, and their screen after it.
+
+    ``action`` is ``recorded`` (a new vote), ``changed`` (a vote changed), ``skipped`` (an item
+    given back) or ``kept`` (a change abandoned: the vote stays as it was); ``judgment`` is
+    the vote recorded or changed (None otherwise).
+    """
+
+    action: str
+    screen: Screen
+    judgment: Judgment | None = None
+
+
+def submit_vote(*, session: Session, reviewer: Reviewer, assignment_id: str, choice: str,
+                strength: int | None = None, rationale: str | None = None, mode: str = "vote",
+                lease_minutes: float | None = None) -> Outcome:
+    """The reviewer's vote on the assignment on their screen, then their next screen in the
+    same study: one service for the page and the API.
+
+    ``mode`` is the screen's (:attr:`Screen.mode`): ``vote`` records a new vote
+    (:func:`review.campaign.judgments.record_vote`, timed by the server's clock), ``change``
+    changes their vote on it within the change window
+    (:func:`review.campaign.judgments.change_vote`). Call it in a write session.
+
+    Example::
+
+        outcome = submit_vote(session=session, reviewer=ana, assignment_id=item.assignment_id,
+                              choice="left", strength=2)
+        outcome.judgment.seconds, outcome.screen.item
+    """
+    from review.campaign.judgments import InvalidVote, change_vote, record_vote
+
+    if mode not in SCREEN_MODES:
+        raise InvalidVote(f"unknown mode {mode!r}: expected one of {', '.join(SCREEN_MODES)}")
+    act = change_vote if mode == "change" else record_vote
+    judgment = act(session=session, reviewer=reviewer, assignment_id=assignment_id, choice=choice,
+                   strength=strength, rationale=rationale)
+    study = judgment.comparison.study  # loaded with the vote: no query
+    screen = next_screen(session=session, reviewer=reviewer, study_label=None, study=study,
+                         lease_minutes=lease_minutes)
+    return Outcome(action="changed" if mode == "change" else "recorded", screen=screen,
+                   judgment=judgment)
+
+
+def skip_item(*, session: Session, reviewer: Reviewer, assignment_id: str, mode: str = "vote",
+              lease_minutes: float | None = None) -> Outcome:
+    """Give the item on the reviewer's screen back without a vote (it is counted as skipped and
+    can be reviewed again later), or, on a ``change`` screen, keep the vote as it was; then
+    their next screen in the same study."""
+    from review.campaign.leases import own_assignment, skip_assignment
+
+    if mode == "change":
+        study = own_assignment(session=session, reviewer=reviewer,
+                               assignment_id=assignment_id).comparison.study
+        action = "kept"
+    else:
+        study = skip_assignment(session=session, reviewer=reviewer,
+                                assignment_id=assignment_id).comparison.study
+        action = "skipped"
+    return Outcome(action=action, screen=next_screen(session=session, reviewer=reviewer,
+                                                     study_label=None, study=study,
+                                                     lease_minutes=lease_minutes))
+
+
+def revisit_skipped_items(*, session: Session, reviewer: Reviewer, study_label: str | None,
+                          lease_minutes: float | None = None) -> tuple[int, Screen]:
+    """Put the reviewer's skipped items of the study back in their queue; returns how many,
+    and their next screen."""
+    from review.campaign.leases import revisit_skipped
+
+    study = study_for_reviewer(session=session, reviewer=reviewer, label=study_label)
+    count = revisit_skipped(session=session, reviewer=reviewer, study=study)
+    return count, next_screen(session=session, reviewer=reviewer, study_label=None, study=study,
+                              lease_minutes=lease_minutes)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from review.core.errors import ReviewError
+from review.core.errors import NotFound, ReviewError
 from review.core.models import Model, PromptSet, Study
 
 
@@ -21,7 +21,7 @@ def get_model(*, session: Session, name: str) -> Model:
     """The registered model called ``name``."""
     model = session.scalar(select(Model).where(Model.name == name))
     if model is None:
-        raise ReviewError(f"no model named {name!r} (see `review models list`)")
+        raise NotFound(f"no model named {name!r} (see `review models list`)")
     return model
 
 
@@ -29,7 +29,7 @@ def get_prompt_set(*, session: Session, name: str) -> PromptSet:
     """The prompt set called ``name``."""
     prompt_set = session.scalar(select(PromptSet).where(PromptSet.name == name))
     if prompt_set is None:
-        raise ReviewError(f"no prompt set named {name!r} (import one with `review prompts import`)")
+        raise NotFound(f"no prompt set named {name!r} (import one with `review prompts import`)")
     return prompt_set
 
 
@@ -39,5 +39,5 @@ def get_study(*, session: Session, name: str) -> Study:
         raise ReviewError("choose a study first")
     study = session.scalar(select(Study).where(Study.name == name))
     if study is None:
-        raise ReviewError(f"no study named {name!r} (see `review studies list`)")
+        raise NotFound(f"no study named {name!r} (see `review studies list`)")
     return study

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from review.stats.choices import CHOICES
+from review.stats.choices import CHOICES, STRENGTHS
 
 
 A_WINS, B_WINS, TIE, BOTH_BAD = 0, 1, 2, 3
@@ -97,7 +97,7 @@ def encode(judgments: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"unknown choice(s) {unknown}; expected one of {list(CHOICES)}")
     choice = np.asarray(choice_names, dtype=object)[choice_codes]
     strength = pd.to_numeric(frame["strength"], errors="coerce").astype("Float64")
-    bad_strength = strength.notna() & ~strength.isin([1, 2, 3])
+    bad_strength = strength.notna() & ~strength.isin(list(STRENGTHS))
     if bad_strength.any():
         raise ValueError(f"strength must be 1, 2 or 3; got {strength[bad_strength].iloc[0]}")
 

@@ -1,9 +1,9 @@
-"""Fixtures for the reviewer app: a running server on a free loopback port, and Chromium.
+"""Fixtures for the web app: a running server on a free loopback port, signed-in clients of
+its JSON API and of the page's own event route, and Chromium.
 
-Server modules share one database and one server per module (starting Gradio takes a
-few seconds): they override ``database_url`` at module scope with
-:func:`module_database_url`, so the root conftest's ``engine`` fixture and its
-PostgreSQL switch (REVIEW_TEST_POSTGRES_URL) apply unchanged.
+Every module here shares one database and one server (starting the page takes a few
+seconds): ``database_url`` is module-scoped in this folder, so the root conftest's ``engine``
+fixture and its PostgreSQL switch (REVIEW_TEST_POSTGRES_URL) apply unchanged.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,6 @@ from typing import Any
 
 import httpx
 import pytest
-from gradio_client import Client
 from sqlalchemy import Engine
 
 from tests.conftest import fresh_database
@@ -33,8 +31,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def module_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Like the root ``database_url`` fixture, for one test module."""
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Like the root ``database_url`` fixture, for the whole module (its server's database)."""
     with fresh_database(tmp_path_factory.mktemp("db")) as url:
         yield url
 
@@ -77,7 +76,7 @@ def judgments_of(server: Server, name: str) -> list:
 class Server:
     url: str
     engine: Engine
-    app: Any = None  # the gr.Blocks; its review_context holds the per-app state
+    app: Any = None  # the apps.server.WebApp; its review_context holds the per-app state
 
 
 @contextmanager
@@ -96,7 +95,6 @@ def running_server(database_url: str, **settings: object) -> Iterator[Server]:
         yield Server(url=url.rstrip("/") + "/", engine=engine, app=app)
     finally:
         app.close()
-        app.review_context.engine.dispose()
         engine.dispose()
 
 
@@ -123,24 +121,94 @@ def screenshot_dir(tmp_path_factory) -> Path:
     return path
 
 
+def signed_in(server: Server | str, name: str, password: str = "pw", **client: Any) -> httpx.Client:
+    """An HTTP client of ``server`` (or a base URL) signed in as ``name`` through ``POST /login``
+    (close it, or use it in a ``with``)."""
+    url = server if isinstance(server, str) else server.url
+    http = httpx.Client(base_url=url, timeout=client.pop("timeout", 60), **client)
+    response = http.post("login", data={"username": name, "password": password})
+    assert response.status_code == 200, response.text
+    return http
+
+
+class PageError(Exception):
+    """A page event refused: the message the page would show."""
+
+
+class PageEvents:
+    """The page's own events, called as the page calls them: ``POST /gradio_api/run/predict``
+    with the event's index in the page's config (read from the signed-in page, by the event's
+    name) and a session hash of its own, like one open tab.
+
+    Example::
+
+        events = PageEvents(signed_in(server, "root"))
+        accounts, studies, names = events.call("admin_refresh")
+    """
+
+    def __init__(self, http: httpx.Client) -> None:
+        import json
+        import re
+        import uuid
+
+        self.http = http
+        page = http.get("/")
+        assert page.status_code == 200, page.text[:300]
+        found = re.search(r"window\.gradio_config = (\{.*?\});\s*</script>", page.text, re.S)
+        assert found, "the page carries no config: not signed in?"
+        self.config = json.loads(found.group(1))
+        self.index = {d["api_name"]: d["id"] for d in self.config["dependencies"] if d.get("api_name")}
+        self.session_hash = uuid.uuid4().hex[:11]
+
+    def call(self, api_name: str, *data: Any) -> list:
+        """The outputs of event ``api_name`` with inputs ``data``; :class:`PageError` with the
+        page's message when refused (a ``gr.Error``)."""
+        response = self.post(api_name, *data)
+        body = response.json()
+        if response.status_code != 200 or body.get("error"):
+            raise PageError(body.get("error") or body.get("detail") or response.text)
+        return body["data"]
+
+    def post(self, api_name: str, *data: Any) -> httpx.Response:
+        """The raw answer of event ``api_name`` (for status codes)."""
+        return self.http.post("gradio_api/run/predict", json={
+            "data": list(data), "fn_index": self.index[api_name], "session_hash": self.session_hash,
+            "event_data": None, "trigger_id": None})
+
+
 @pytest.fixture(scope="module")
 def clients(server):
-    """One logged-in gradio_client per account (password "pw"), made on first use, for the
-    module's own ``server`` fixture."""
-    made: dict[str, Client] = {}
+    """One signed-in HTTP client per account (password "pw"), made on first use, for the
+    module's own ``server`` fixture: ``clients("ana").get("api/v1/studies")``."""
+    made: dict[str, httpx.Client] = {}
 
-    def client(name: str) -> Client:
+    def client(name: str) -> httpx.Client:
         if name not in made:
-            made[name] = Client(server.url, auth=(name, "pw"), verbose=False)
+            made[name] = signed_in(server, name)
         return made[name]
 
     yield client
-    # Closing a client waits about a second for its worker threads: close them together.
-    closers = [threading.Thread(target=c.close) for c in made.values()]
-    for closer in closers:
-        closer.start()
-    for closer in closers:
-        closer.join()
+    for http in made.values():
+        http.close()
+
+
+@pytest.fixture(scope="module")
+def pages(clients):
+    """The page's events for one account, signed in with :func:`clients`: ``pages("root")``."""
+    made: dict[str, PageEvents] = {}
+
+    def events(name: str) -> PageEvents:
+        if name not in made:
+            made[name] = PageEvents(clients(name))
+        return made[name]
+
+    return events
+
+
+def api_ok(response: httpx.Response, status: int = 200) -> Any:
+    """The JSON of an API answer that must have ``status``."""
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    return response.json()
 
 
 def open_logged_in(browser, server, name: str, *, viewport: dict, ready: str | None):  # noqa: ANN001, ANN201
@@ -157,12 +225,17 @@ def open_logged_in(browser, server, name: str, *, viewport: dict, ready: str | N
 
     page.on("dialog", on_dialog)
     page.goto(server.url)
-    page.get_by_label("username").fill(name)
-    page.get_by_label("password").fill("pw")
-    page.get_by_role("button", name="Login").click()
+    sign_in_on_page(page, name, "pw")
     target = page.locator(ready) if ready else page.locator("#whoami").get_by_text(name)
     target.wait_for(timeout=20_000)
     return context, page, dialogs
+
+
+def sign_in_on_page(page, name: str, password: str) -> None:  # noqa: ANN001
+    """Fill the login page's form and press "Log in"."""
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
 
 
 REVIEW = str(Path(sys.executable).with_name("review"))
@@ -183,7 +256,7 @@ def serve_process(database_url: str, port: int, log: Path, **env: str) -> subpro
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text()[-3000:]
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/config", timeout=2).status_code == 401:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200:
                 return process
         except httpx.TransportError:
             pass

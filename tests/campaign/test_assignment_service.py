@@ -167,7 +167,7 @@ def test_votes_are_validated_idempotent_and_owned(session):
     lease = next_assignment(session=session, reviewer=ana, study=study)
     for bad in ({"choice": "candidate"}, {"choice": "tie", "strength": 2},
                 {"choice": "left", "strength": 4}, {"choice": "left", "strength": True},
-                {"choice": "left", "rationale": "x" * 5000}, {"choice": "left", "seconds": -1}):
+                {"choice": "left", "rationale": "x" * 5000}):
         with pytest.raises(InvalidVote):
             record_vote(session=session, reviewer=ana, assignment_id=lease.id, **bad)
     with pytest.raises(NotFound):
@@ -176,10 +176,12 @@ def test_votes_are_validated_idempotent_and_owned(session):
         record_vote(session=session, reviewer=ana, assignment_id="no-such-id", choice="left")
 
     first = record_vote(session=session, reviewer=ana, assignment_id=lease.id, choice="right",
-                        strength=3, rationale="  clearer  ", seconds=12.5)
+                        strength=3, rationale="  clearer  ", now=lease.leased_at + timedelta(seconds=12.5))
     again = record_vote(session=session, reviewer=ana, assignment_id=lease.id, choice="right",
-                        strength=3, rationale="clearer", seconds=14)
+                        strength=3, rationale="clearer", now=lease.leased_at + timedelta(seconds=40))
     assert again.id == first.id and first.rationale == "clearer"
+    # The seconds are the server's: from handing the item out to the vote; a retry keeps them.
+    assert first.seconds == pytest.approx(12.5) and again.seconds == pytest.approx(12.5)
     with pytest.raises(AlreadyVoted):
         record_vote(session=session, reviewer=ana, assignment_id=lease.id, choice="left")
     assert session.scalar(select(func.count(Judgment.id))) == 1

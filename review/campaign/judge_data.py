@@ -13,12 +13,12 @@ from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session, aliased
 
 from review.core.models import Comparison, Generation, JudgeVerdict, Model, Prompt, Reviewer
+from review.core.vocabulary import JUDGE_ORDERS, judge_left_right
 
 JUDGE_COLUMNS = ["item", "prompt", "category", "rater", "model_left", "model_right", "choice",
                  "order", "prob_left"]
-# A verdict's choice (against the item's answers) as a side, per order: in order ``ab`` the
-# item's first answer was Assistant A, shown first (left).
-_SIDES = {"ab": {"a": "left", "b": "right"}, "ba": {"a": "right", "b": "left"}}
+# A verdict's choice (against the item's answers) as a side, per order.
+_SIDES = {order: dict(zip(judge_left_right(order, "a", "b"), ("left", "right"))) for order in JUDGE_ORDERS}
 
 
 def _pair_columns():  # noqa: ANN202 - (aliases, joins)
@@ -54,7 +54,7 @@ def judge_verdict_frame(*, session: Session, study_id: int, rater_id: int | None
     records = []
     for item, prompt, category, rater, first, second, order, choice, meta in \
             session.execute(query.order_by(JudgeVerdict.id)):
-        left, right = (first, second) if order == "ab" else (second, first)
+        left, right = judge_left_right(order, first, second)
         side = None if choice is None else _SIDES[order].get(choice, choice)
         p = (meta or {}).get("option_probabilities") or {}
         prob_left = p["A"] + 0.5 * p.get("C", 0.0) if choice is not None and "A" in p else float("nan")

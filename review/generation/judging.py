@@ -44,9 +44,9 @@ from sqlalchemy.orm import Session
 from review.core.db import insert_unless_present, session_scope
 from review.core.errors import ReviewError
 from review.core.lookup import get_model, get_study
-from review.core.models import Comparison, Generation, JudgeVerdict, Model, Prompt, Reviewer
+from review.core.models import Comparison, JudgeVerdict, Model, Prompt, Reviewer
 from review.core.textfiles import read_utf8
-from review.core.vocabulary import JUDGE_ORDERS, NAME_LENGTH
+from review.core.vocabulary import JUDGE_ORDERS, NAME_LENGTH, judge_left_right
 from review.generation import GenerationParams, GenerationRequest
 from review.generation.job import model_spec, progress_bar
 
@@ -68,8 +68,9 @@ Please act as an impartial judge and evaluate the quality of the responses provi
 REQUIRED_FIELDS = ("question", "answer_a", "answer_b")
 KNOWN_FIELDS = (*REQUIRED_FIELDS, "reference")
 VERDICT = re.compile(r"\[\[([ABC])\]\]")
-# A judge's letter -> the item's answer it names, per order.
-LETTERS = {"ab": {"A": "a", "B": "b", "C": "tie"}, "ba": {"A": "b", "B": "a", "C": "tie"}}
+# A judge's letter -> the item's answer it names, per order (A is the left answer).
+LETTERS = {order: {**dict(zip("AB", judge_left_right(order, "a", "b"))), "C": "tie"}
+           for order in JUDGE_ORDERS}
 
 
 def _last_verdict(text: str) -> re.Match | None:
@@ -256,9 +257,7 @@ def judge_study(*, engine: Engine, study_name: str, judge_name: str,
         requests = []
         for item, order in todo:
             prompt: Prompt = item.prompt
-            first: Generation = item.generation_a
-            second: Generation = item.generation_b
-            a, b = (first, second) if order == "ab" else (second, first)
+            a, b = judge_left_right(order, item.generation_a, item.generation_b)
             requests.append(GenerationRequest(key=f"{item.id}:{order}", messages=template.messages(
                 question=question_text(prompt.messages), answer_a=a.output, answer_b=b.output,
                 reference=prompt.reference)))

@@ -27,10 +27,11 @@ from review.core.errors import ReviewError
 from review.core.lookup import get_study
 from review.core.models import Comparison, Generation, JudgeVerdict, Model, Prompt, Reviewer
 from review.core.textfiles import line_error
+from review.core.vocabulary import JUDGE_ORDERS, judge_left_right, judge_order
 from review.interchange.mtbench import MTBenchRow, prompt_external_id
 
 # A row's choice (``left`` = model_a, shown first) as the item's answer, per order.
-_ANSWERS = {"ab": {"left": "a", "right": "b"}, "ba": {"left": "b", "right": "a"}}
+_ANSWERS = {order: dict(zip(("left", "right"), judge_left_right(order, "a", "b"))) for order in JUDGE_ORDERS}
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def import_judge_verdicts(*, session: Session, study_name: str, rows: list[MTBen
             raise line_error(source, row.line, f"question {row.question_id} turn {row.turn} with "
                              f"{row.model_a} and {row.model_b} matches no item of study {study.name!r}")
         comparison_id, first = items[key]
-        order = "ab" if row.model_a == first else "ba"
+        order = judge_order(first_on_left=row.model_a == first)
         rater = raters[row.judge]
         if (comparison_id, rater.id, order) in existing:
             raise line_error(source, row.line, f"judge {row.judge!r} already has a verdict on this "

@@ -45,6 +45,7 @@ from review.core.db import insert_unless_present, session_scope
 from review.core.errors import ReviewError
 from review.core.lookup import get_model, get_study
 from review.core.models import Comparison, JudgeVerdict, Model, Prompt, Reviewer
+from review.core.raters import existing_raters
 from review.core.textfiles import read_utf8
 from review.core.vocabulary import JUDGE_ORDERS, NAME_LENGTH, judge_left_right
 from review.generation import GenerationParams, GenerationRequest
@@ -165,16 +166,14 @@ def judge_rater(*, session: Session, name: str, model: Model, params: dict) -> R
 
     Raises ReviewError when the name belongs to a person, or to a judge that ran with another
     model or other parameters (its verdicts would mix two judges)."""
-    rater = session.scalar(select(Reviewer).where(Reviewer.name == name))
+    rater = existing_raters(session=session, names=[name], kind="llm",
+                            remedy="give the judge another --name").get(name)
     if rater is None:
         rater = Reviewer(name=name, kind="llm", role="reviewer", password_hash=None,
                          judge_model_id=model.id, judge_params=params)
         session.add(rater)
         session.flush()
         return rater
-    if rater.kind != "llm":
-        raise ReviewError(f"{name!r} is a person's account; a rater's kind never changes: "
-                          "give the judge another --name")
     if rater.judge_model_id != model.id or (rater.judge_params or {}) != params:
         raise ReviewError(f"judge {name!r} already judged with another model or other parameters: "
                           "give this one another --name")

@@ -23,9 +23,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from review.core.errors import ReviewError
 from review.core.lookup import get_study
 from review.core.models import Comparison, Generation, JudgeVerdict, Model, Prompt, Reviewer
+from review.core.raters import existing_raters
 from review.core.textfiles import line_error
 from review.core.vocabulary import JUDGE_ORDERS, judge_left_right, judge_order
 from review.interchange.mtbench import MTBenchRow, prompt_external_id
@@ -58,12 +58,8 @@ def import_judge_verdicts(*, session: Session, study_name: str, rows: list[MTBen
             .join(model_b, model_b.id == gen_b.model_id)
             .where(Comparison.study_id == study.id, Comparison.gold_label.is_(None))):
         items[(external_id, *sorted((first, second)))] = (comparison_id, first)
-    raters = {r.name: r for r in session.scalars(
-        select(Reviewer).where(Reviewer.name.in_({row.judge for row in rows})))}
-    people = sorted(name for name, rater in raters.items() if rater.kind != "llm")
-    if people:
-        raise ReviewError(f"{', '.join(map(repr, people))} is a person's account: a rater's kind "
-                          "never changes; give the judge another name")
+    raters = existing_raters(session=session, names={row.judge for row in rows}, kind="llm",
+                             remedy="give the judge another name")
     for name in {row.judge for row in rows} - set(raters):
         raters[name] = Reviewer(name=name, kind="llm", role="reviewer", password_hash=None,
                                 active=False, judge_params={"source": "import-judgments"})

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from review.core.errors import ReviewError
+from review.core.raters import existing_raters
 from review.core.textfiles import jsonl_rows, line_error, preview, read_utf8
 from review.campaign.prompts import prompt_content_hash
 from review.core.models import (
@@ -233,12 +234,8 @@ def import_mtbench(*, session: Session, study_name: str, rows: list[MTBenchRow],
     session.add(study)
     session.flush()
 
-    judges = {r.name: r for r in session.scalars(
-        select(Reviewer).where(Reviewer.name.in_({row.judge for row in rows})))}
-    models_judges = sorted(name for name, rater in judges.items() if rater.kind != "human")
-    if models_judges:
-        raise ReviewError(f"{', '.join(map(repr, models_judges))} is a model judge: a rater's kind "
-                          "never changes; import its verdicts with --rater-kind llm")
+    judges = existing_raters(session=session, names={row.judge for row in rows}, kind="human",
+                             remedy="import its verdicts with --rater-kind llm")
     prompts: dict[tuple[str, int], Prompt] = {}
     generations: dict[tuple[str, tuple[str, int]], Generation] = {}
     items: dict[tuple, Comparison] = {}

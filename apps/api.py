@@ -29,8 +29,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from apps.context import AppContext
 from apps.security import ACCOUNT_KEY
@@ -81,9 +82,12 @@ class Item(BaseModel):
 
 
 class VoteIn(BaseModel):
-    choice: str = Field(description="left (A) | right (B) | tie | both_bad")
-    strength: int | None = Field(None, description="1 slightly, 2 clearly, 3 much better: A or B only")
-    rationale: str | None = Field(None, max_length=MAX_RATIONALE_LENGTH)
+    """A vote; the rules (which choices, which strengths with which choice) are the domain's,
+    which answers 400 with the reason. Strict types: ``true`` is no strength, ``"2"`` no number."""
+
+    choice: StrictStr = Field(description="left (A) | right (B) | tie | both_bad")
+    strength: StrictInt | None = Field(None, description="1 slightly, 2 clearly, 3 much better: A or B only")
+    rationale: StrictStr | None = Field(None, max_length=MAX_RATIONALE_LENGTH)
 
 
 class JudgmentOut(BaseModel):
@@ -365,6 +369,14 @@ def add_api(app: FastAPI, ctx: AppContext) -> None:
     async def refusal(_: Request, exc: ReviewError) -> JSONResponse:
         status = next(code for kind, code in ERROR_STATUS if isinstance(exc, kind))
         return JSONResponse(status_code=status, content={"detail": str(exc)})
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """A request of the wrong shape: one line per field, without echoing the input (a NaN
+        sent back would not even be JSON)."""
+        lines = [f"{'.'.join(str(part) for part in error['loc'] if part != 'body') or 'body'}: "
+                 f"{error['msg']}" for error in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": "; ".join(lines)})
 
     def schema() -> dict[str, Any]:
         return get_openapi(title="review API", version="1", routes=router.routes,

@@ -10,10 +10,11 @@ Each reviewer logs in (all logins happen before the measured window: a login is 
 once-a-day cost, an scrypt check of about a quarter of a CPU second, measured and printed
 on its own), then loops until the time is up or nothing is left: read the item for
 ``--think`` seconds (drawn between half and 1.5 times it), vote. ``--flow one`` (default)
-votes with ``POST /gradio_api/run/vote_next``, whose answer is the next item; ``--flow two``
-is the older pair of requests, ``/vote`` then ``/next_item``.
+votes with ``POST /api/v1/assignments/{id}/vote``, whose answer is the next item; ``--flow
+two`` also asks ``GET /api/v1/studies/bench/next`` after each vote, as a client that ignores
+the next item in the answer would.
 
-Printed: votes acknowledged (a 200 with ``recorded: true``), votes stored, acknowledged votes
+Printed: votes acknowledged (a 200 with the stored judgment), votes stored, acknowledged votes
 missing from the database and duplicates (both must be 0), the most judgments on one item
 against the study's overlap (never above it), p50/p99 latency per request kind, the error
 rate (non-200 answers and transport errors over all requests; must be 0), and the CPU
@@ -69,6 +70,7 @@ from benchmarks.serving import (  # noqa: E402
 )
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+STUDY = "bench"  # the study benchmarks.serving.seed makes
 RESTART_COMMAND = ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "restart"]
 TARGET_P99_MS = 250.0
 # Server CPU seconds per acknowledged vote before the changes (see the module docstring):
@@ -137,41 +139,43 @@ class Reviewer:
             time.sleep(float(response.headers.get("Retry-After", "1")))
         raise RuntimeError(f"{self.name}: login still refused")
 
-    def call(self, endpoint: str, data: list) -> dict | None:
+    def call(self, kind: str, method: str, path: str, body: dict | None = None) -> dict | None:
+        """One API request, timed under ``kind``; its JSON, or None after an error (counted)."""
         import httpx
 
         self.tally.requests.append(1)
         started = time.perf_counter()
         try:
-            response = self.http.post(f"gradio_api/run/{endpoint}", json={"data": data})
+            response = self.http.request(method, f"api/v1/{path}", json=body)
         except httpx.HTTPError as exc:
-            self.tally.errors.append(f"{endpoint}: {type(exc).__name__}")
+            self.tally.errors.append(f"{kind}: {type(exc).__name__}")
             return None
         if response.status_code != 200:
-            self.tally.errors.append(f"{endpoint}: HTTP {response.status_code}")
+            self.tally.errors.append(f"{kind}: HTTP {response.status_code}")
             return None
-        self.tally.timed(endpoint, (time.perf_counter() - started) * 1000)
+        self.tally.timed(kind, (time.perf_counter() - started) * 1000)
         if self.restarted.is_set():
             self.tally.after_restart_ok.append(1)
-        return response.json()["data"][0]
+        return response.json()
 
     def run(self, *, deadline: float, think: float, flow: str) -> None:
         time.sleep(self.rng.uniform(0, think))  # reviewers do not all arrive at once
-        item = self.call("next_item", [None])
+        item = self.call("next_item", "GET", f"studies/{STUDY}/next")
         while item is not None and item["assignment_id"] is not None:
             pause = self.rng.uniform(0.5 * think, 1.5 * think)
             if time.monotonic() + pause >= deadline:
                 return
             time.sleep(pause)
-            vote = [item["assignment_id"], self.rng.choice(["left", "right", "tie"]), None, None, pause]
+            assignment = item["assignment_id"]
+            vote = {"choice": self.rng.choice(["left", "right", "tie"])}
+            result = self.call("vote_next" if flow == "one" else "vote", "POST",
+                               f"assignments/{assignment}/vote", vote)
             if flow == "one":
-                result = self.call("vote_next", vote)
                 item = result["next"] if result is not None else None
             else:
-                result = self.call("vote", vote)
-                item = self.call("next_item", [None]) if result is not None else None
-            if result is not None and result.get("recorded") is True:
-                self.tally.acknowledged.append((self.name, vote[0]))
+                item = self.call("next_item", "GET", f"studies/{STUDY}/next") if result is not None else None
+            if result is not None and result["judgment"]["assignment_id"] == assignment:
+                self.tally.acknowledged.append((self.name, assignment))
         if item is not None:
             self.tally.finished.append(self.name)
 

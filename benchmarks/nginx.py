@@ -5,11 +5,12 @@ The configuration is the one a deployment needs, with temporary paths:
 
 * ``proxy_set_header Host $http_host``: the app checks ``Origin`` against the ``Host`` it
   is served under;
-* ``X-Forwarded-For $proxy_add_x_forwarded_for``: uvicorn, which trusts a proxy on
-  127.0.0.1 (``FORWARDED_ALLOW_IPS`` for one elsewhere), takes the client's address from it
-  (the rightmost address nginx added, so a client cannot forge its own), for the login
-  throttle;
-* ``proxy_buffering off``: Gradio streams events;
+* ``X-Forwarded-For $remote_addr``: nginx replaces whatever the client sent with the address
+  it saw; uvicorn, which trusts a proxy on 127.0.0.1 (``FORWARDED_ALLOW_IPS`` for one
+  elsewhere), takes the client's address from it for the login throttle, so a client cannot
+  forge or add addresses of its own (appending, ``$proxy_add_x_forwarded_for``, would let a
+  client on the proxy's own host rotate addresses);
+* ``proxy_buffering off``: answers go to the client as they come;
 * upstream keep-alive connections closed by nginx after 4 s, before uvicorn's own 5 s
   timeout, so nginx never sends a request on a connection uvicorn is closing (a 502);
 * ``X-Review-Upstream``: which replica answered (for tests and benchmarks).
@@ -17,7 +18,7 @@ The configuration is the one a deployment needs, with temporary paths:
 Example::
 
     with nginx_proxy(["http://127.0.0.1:7861/", "http://127.0.0.1:7862/"]) as proxy:
-        httpx.get(proxy.url + "gradio_api/login_check")
+        httpx.get(proxy.url + "api/v1/health")
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ http {{
             proxy_pass http://review;
             proxy_http_version 1.1;
             proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header Connection "";
             proxy_buffering off;
@@ -104,7 +105,7 @@ def nginx_proxy(bases: list[str]) -> Iterator[Proxy]:
                 if process.poll() is not None:
                     raise RuntimeError(f"nginx exited: {process.stderr.read()[-2000:]}")
                 try:
-                    httpx.get(proxy.url + "gradio_api/login_check", timeout=2)
+                    httpx.get(proxy.url + "api/v1/health", timeout=2)
                     break
                 except httpx.HTTPError:
                     if time.monotonic() > deadline:

@@ -7,8 +7,9 @@ Measures p50 / p99 latency of the two calls a reviewer makes for every item:
   once the writing is done; "record vote" = ``record_vote``). Sessions come from the app's
   :class:`apps.context.AppContext`, which on SQLite queues the process's writers on a lock
   rather than in SQLite's busy handler and frees the write lock before the reads;
-* over HTTP: ``review serve`` in its own process, 50 logged-in clients calling
-  ``POST /gradio_api/run/next_item`` and ``/gradio_api/run/vote``.
+* over HTTP: ``review serve`` in its own process, 50 logged-in clients calling the JSON API,
+  ``GET /api/v1/studies/bench/next`` and ``POST /api/v1/assignments/{id}/vote`` (whose answer
+  carries the next item too).
 
 on SQLite (a temporary file) and on PostgreSQL (a throwaway database created on the
 server named by REVIEW_BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test,
@@ -242,7 +243,7 @@ def review_server(url: str, pids: list[int] | None = None) -> Iterator[str]:
                 log.seek(0)
                 raise RuntimeError(f"review serve exited: {log.read()[-2000:]}")
             try:
-                if httpx.get(base + "gradio_api/login_check", timeout=1).status_code in (200, 401):
+                if httpx.get(base + "api/v1/health", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -272,17 +273,17 @@ def run_http(base: str, names: list[str], *, votes: int, think: float) -> Latenc
         for index in range(WARMUP + votes):
             try:
                 began = time.perf_counter()
-                response = await client.post("gradio_api/run/next_item", json={"data": [None]})
+                response = await client.get("api/v1/studies/bench/next")
                 response.raise_for_status()
-                item = response.json()["data"][0]
+                item = response.json()
                 if index >= WARMUP:
                     result.next_item.append((time.perf_counter() - began) * 1000)
                 if item["assignment_id"] is None:
                     return
                 await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
                 began = time.perf_counter()
-                response = await client.post("gradio_api/run/vote", json={"data": [
-                    item["assignment_id"], rng.choice(["left", "right", "tie"]), None, None, None]})
+                response = await client.post(f"api/v1/assignments/{item['assignment_id']}/vote",
+                                             json={"choice": rng.choice(["left", "right", "tie"])})
                 response.raise_for_status()
                 if index >= WARMUP:
                     result.vote.append((time.perf_counter() - began) * 1000)

@@ -123,7 +123,7 @@ def screenshot_dir(tmp_path_factory) -> Path:
 
 def signed_in(server: Server | str, name: str, password: str = "pw", **client: Any) -> httpx.Client:
     """An HTTP client of ``server`` (or a base URL) signed in as ``name`` through ``POST /login``
-    (close it, or use it in a ``with``)."""
+    (close it: ``with contextlib.closing(signed_in(...)) as http``)."""
     url = server if isinstance(server, str) else server.url
     http = httpx.Client(base_url=url, timeout=client.pop("timeout", 60), **client)
     response = http.post("login", data={"username": name, "password": password})

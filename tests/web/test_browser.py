@@ -17,16 +17,12 @@ from review.core.db import session_scope
 from review.core.models import Generation, Judgment, Reviewer
 from tests.web.conftest import (
     migrated_session,
-    module_database_url,
     open_logged_in,
     running_server,
 )
 from tests.web.studydata import SECRETS, make_blind_study
 
 # Gradio's own queue statistics trip pandas deprecation warnings; nothing of ours.
-pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
-                                        "ignore:The copy keyword is deprecated:Warning")
-
 PAYLOAD = ('Raw HTML: <img src=x onerror=alert(1)> <img src=y onerror="window.__pwned=2"> '
            '<script>window.__pwned = 1; alert("script")</script>')
 
@@ -36,10 +32,6 @@ def _outputs(n: int) -> dict[int, tuple[str, str]]:
                 f"BRAVO-{i} is the **second** answer.\n\n- one\n- two")
             for i in range(n)}
 
-
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory):
-    yield from module_database_url(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +112,7 @@ def test_login_and_vote_with_the_keyboard(server, chromium_browser):
         assert dialogs == []
         # Log out: the page's own form posts /logout and the login form comes back.
         page.locator("#logout button").click()
-        expect(page.get_by_label("username")).to_be_visible(timeout=15_000)
+        expect(page.get_by_label("Username")).to_be_visible(timeout=15_000)
         with session_scope(server.engine) as session:
             from review.core.models import LoginSession
 

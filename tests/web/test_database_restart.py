@@ -33,14 +33,14 @@ def test_votes_survive_killed_database_connections(database_url, engine):
             with httpx.Client(base_url=server.url, timeout=60) as http:
                 statuses.append(http.post("login", data={"username": name, "password": "pw"}).status_code)
                 while not stop.is_set():
-                    response = http.post("gradio_api/run/next_item", json={"data": ["blind"]})
+                    response = http.get("api/v1/studies/blind/next")
                     statuses.append(response.status_code)
-                    item = response.json()["data"][0] if response.status_code == 200 else None
+                    item = response.json() if response.status_code == 200 else None
                     if not item or not item.get("assignment_id"):
                         endings.append(item)
                         return
-                    vote = http.post("gradio_api/run/vote",
-                                     json={"data": [item["assignment_id"], "left", None, None, None]})
+                    vote = http.post(f"api/v1/assignments/{item['assignment_id']}/vote",
+                                     json={"choice": "left"})
                     statuses.append(vote.status_code)
                     if vote.status_code == 200:
                         acknowledged.append(item["assignment_id"])

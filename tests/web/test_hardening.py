@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gradio_client import Client
 from sqlalchemy import delete, func, select, text
 
+from apps.cookies import DEVICE_COOKIE, SESSION_COOKIE
 from review.core.db import session_scope
 from review.core.models import (
     Assignment,
@@ -31,16 +31,13 @@ from review.core.models import (
     LoginSession,
     LoginThrottle,
     Model,
+    Reviewer,
     Study,
     utcnow,
 )
-from tests.factories import make_generation, make_model, make_prompt_set
-from tests.web.conftest import free_port, module_database_url, running_server, serve_process
+from tests.factories import make_generation, make_model, make_prompt_set, make_reviewer
+from tests.web.conftest import PageEvents, free_port, running_server, serve_process
 from tests.web.studydata import SECRETS, make_blind_study
-
-pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
-                                        "ignore:The copy keyword is deprecated:Warning",
-                                        "ignore:.*ORJSONResponse is deprecated:Warning")
 
 CONTENT_HASHES = ("c0ffee7f3a" * 6 + "beef", "deadbe91c2" * 6 + "f00d")
 # Ids far from anything else the pages contain, so a leaked one is found by plain search.
@@ -68,11 +65,6 @@ def _start_ids_at(session, first_ids: dict[str, int]) -> None:
                            prompt_id=prompt_set.prompts[0].id, generation_a_id=generation.id,
                            generation_b_id=other.id))
     session.flush()
-
-
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory):
-    yield from module_database_url(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -144,9 +136,7 @@ def test_five_failures_lock_the_account_even_with_the_right_password(server, thr
         assert refused.status_code == 429
         assert refused.json()["detail"] == "Too many failed sign-in attempts. Try again in 5 minutes."
         assert 0 < int(refused.headers["Retry-After"]) <= 300
-        assert "access-token" not in refused.headers.get("set-cookie", "")
-        with pytest.raises(ValueError, match="Could not login"):
-            Client(server.url, auth=("ana", "pw"), verbose=False)
+        assert "review_session" not in refused.headers.get("set-cookie", "")
         # Another account from the same address is not locked out by ana's failures.
         assert _login(http, "bo", "pw").status_code == 200
 
@@ -159,7 +149,7 @@ def test_five_failures_lock_the_account_even_with_the_right_password(server, thr
         for _ in range(4):
             assert _login(http, "ana", "wrong").status_code == 400
         assert _login(http, "ana", "pw").status_code == 200
-        assert http.post("gradio_api/run/studies", json={"data": []}).json()["data"] == [["blind"]]
+        assert [s["name"] for s in http.get("api/v1/studies").json()] == ["blind"]
 
 
 def test_failures_older_than_the_window_are_forgotten(server, throttle):
@@ -187,7 +177,7 @@ def test_one_address_guessing_many_names_is_locked_out(server, throttle):
 
 def test_parallel_guesses_cannot_outrun_the_limit(server, throttle):
     def guess(_):
-        with httpx.Client(base_url=server.url) as http:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
             return _login(http, "bo", "wrong").status_code
 
     with ThreadPoolExecutor(max_workers=16) as pool:
@@ -199,11 +189,75 @@ def test_parallel_guesses_cannot_outrun_the_limit(server, throttle):
 def test_a_crowd_behind_one_address_signs_in_at_once(server, throttle):
     # Sixteen sign-ins at once from 127.0.0.1, four per account (below the per-name limit).
     def sign_in(index):
-        with httpx.Client(base_url=server.url) as http:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
             return _login(http, ("ana", "bo", "cy", "dee")[index % 4], "pw").status_code
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         assert set(pool.map(sign_in, range(16))) == {200}
+
+
+def _login_from(http: httpx.Client, name: str, password: str, address: str) -> httpx.Response:
+    """A login from ``address``, as a trusted reverse proxy on this host would state it."""
+    return http.post("login", data={"username": name, "password": password},
+                     headers={"X-Forwarded-For": address})
+
+
+def test_strangers_cannot_lock_a_reviewer_out_of_her_own_device(server, throttle):
+    with httpx.Client(base_url=server.url) as own:
+        # Her own machine signed in before: it keeps a device cookie, sent to /login only.
+        first = _login_from(own, "ana", "pw", "127.0.4.1")
+        assert first.status_code == 200 and own.cookies.get(DEVICE_COOKIE)
+        device_cookie = next(c for c in first.headers.get_list("set-cookie") if c.startswith(DEVICE_COOKIE))
+        assert "path=/login" in device_cookie.lower() and "httponly" in device_cookie.lower()
+        with httpx.Client(base_url=server.url) as stranger:
+            for index in range(1, 11):  # five wrong passwords from each of ten addresses
+                for _ in range(5):
+                    assert _login_from(stranger, "ana", "guess", f"127.0.3.{index}").status_code == 400
+            # The bound on guessing spread over many addresses holds for every new device ...
+            assert _login_from(stranger, "ana", "pw", "127.0.5.1").status_code == 429
+        # ... while her own device signs in with the right password, every time.
+        for _ in range(3):
+            assert _login_from(own, "ana", "pw", "127.0.4.1").status_code == 200
+        assert [s["name"] for s in own.get("api/v1/studies").json()] == ["blind"]
+    # A device cookie of another account exempts nothing.
+    with httpx.Client(base_url=server.url) as other:
+        assert _login_from(other, "bo", "pw", "127.0.6.1").status_code == 200
+        assert _login_from(other, "ana", "pw", "127.0.6.1").status_code == 429
+
+
+def test_parallel_correct_logins_are_never_refused(server, throttle):
+    """Eight browsers behind one address signing one account in over and over at once (more
+    attempts in flight than its limit of failures)."""
+    def sign_in_repeatedly(index):
+        codes = []
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            for _ in range(6):
+                http.cookies.clear()  # a new browser every time: no device cookie
+                codes.append(_login(http, "ana", "pw").status_code)
+        return codes
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = Counter(code for codes in pool.map(sign_in_repeatedly, range(8)) for code in codes)
+    assert codes == {200: 48}, codes
+
+
+def test_reactivating_an_account_revives_none_of_its_sessions(server, throttle):
+    from review.auth.accounts import set_active
+
+    with session_scope(server.engine) as session:
+        if session.scalar(select(func.count()).select_from(Reviewer).where(Reviewer.name == "eve")) == 0:
+            make_reviewer(session, "eve")
+    with httpx.Client(base_url=server.url) as http:
+        assert _login(http, "eve", "pw").status_code == 200
+        assert http.get("api/v1/studies").status_code == 200
+        with session_scope(server.engine) as session:
+            set_active(session=session, name="eve", active=False)
+        assert http.get("api/v1/studies").status_code == 401
+        with session_scope(server.engine) as session:
+            set_active(session=session, name="eve", active=True)
+        assert http.get("api/v1/studies").status_code == 401  # the old session stays ended
+        assert _login(http, "eve", "pw").status_code == 200
+        assert http.get("api/v1/studies").status_code == 200
 
 
 # ----------------------------------------------------------------------------- session expiry
@@ -215,30 +269,31 @@ def test_a_session_expires_and_must_sign_in_again(server, throttle):
         assert response.status_code == 200
         # The cookie itself also ends with the session.
         assert "Max-Age=43200" in response.headers["set-cookie"]
-        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 200
+        assert http.get("api/v1/studies").status_code == 200
         throttle(11.9 * 3600)
-        assert http.get("config").status_code == 200
+        assert "gradio_config" in http.get("").text  # the app's page
         throttle(0.2 * 3600)
-        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 401
-        assert http.get("config").status_code == 401
-        assert http.post("gradio_api/run/next_item", json={"data": [None]}).status_code == 401
+        assert http.get("api/v1/studies").status_code == 401
+        assert "gradio_config" not in http.get("").text  # the login page
+        assert http.get("api/v1/studies/blind/next").status_code == 401
+        assert http.post("gradio_api/run/predict", json={"data": [], "fn_index": 0}).status_code == 401
         assert _login(http, "cy", "pw").status_code == 200
-        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 200
+        assert http.get("api/v1/studies").status_code == 200
 
 
 def test_sessions_are_stored_only_as_hashes_and_logout_ends_them(server, throttle):
     with httpx.Client(base_url=server.url) as http:
         assert _login(http, "dee", "pw").status_code == 200
-        token = next(value for name, value in http.cookies.items() if name.startswith("access-token"))
+        token = http.cookies[SESSION_COOKIE]
         with session_scope(server.engine) as session:
             stored = set(session.scalars(select(LoginSession.token_hash)))
         assert token not in stored and hashlib.sha256(token.encode()).hexdigest() in stored
-        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 200
+        assert http.get("api/v1/studies").status_code == 200
         assert http.get("logout").status_code == 405  # a link elsewhere cannot log anybody out
-        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 200
+        assert http.get("api/v1/studies").status_code == 200
         assert http.post("logout").status_code == 303
-    with httpx.Client(base_url=server.url, cookies={"access-token-unsecure-review": token}) as http:
-        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 401
+    with httpx.Client(base_url=server.url, cookies={SESSION_COOKIE: token}) as http:
+        assert http.get("api/v1/studies").status_code == 401
 
 
 # ----------------------------------------------------------------------------- blinding
@@ -256,29 +311,10 @@ class Recorder:
         response.read()
         self.bodies.append((str(response.url), response.content + str(response.headers).encode()))
 
-    def run(self, endpoint: str, *data) -> dict | list:
-        response = self.http.post(f"gradio_api/run/{endpoint}", json={"data": list(data)})
-        assert response.status_code == 200, (endpoint, response.text)
-        return response.json()["data"][0]
-
-    def queue_event(self, api_name: str) -> list[str]:
-        """Run a page event the way the browser does (queue join, then its SSE stream)."""
-        config = self.http.get("config").json()
-        fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == api_name)
-        session_hash = "recorder01"
-        joined = self.http.post("gradio_api/queue/join",
-                                json={"data": [], "fn_index": fn_index, "session_hash": session_hash,
-                                      "event_data": None, "trigger_id": None})
-        assert joined.status_code == 200, joined.text
-        lines = []
-        with self.http.stream("GET", "gradio_api/queue/data",
-                              params={"session_hash": session_hash}) as stream:
-            for line in stream.iter_lines():
-                lines.append(line)
-                if "process_completed" in line:
-                    break
-        self.bodies.append(("gradio_api/queue/data", "\n".join(lines).encode()))
-        return lines
+    def api(self, method: str, path: str, **body) -> dict:
+        response = self.http.request(method, f"api/v1/{path}", json=body or None)
+        assert response.status_code == 200, (path, response.text)
+        return response.json()
 
 
 def test_everything_a_reviewer_session_receives_is_blind(server):
@@ -295,34 +331,37 @@ def test_everything_a_reviewer_session_receives_is_blind(server):
     assert min(map(int, model_ids)) >= FIRST_IDS["models"]
     assert min(map(int, generation_ids)) >= FIRST_IDS["generations"]
     assert len(hashes) == 2
+    with session_scope(server.engine) as session:  # votes count at once in this study
+        session.scalar(select(Study).where(Study.name == "blind")).meta = {}
 
     recorder = Recorder(server.url)
     try:
         assert _login(recorder.http, "dee", "pw").status_code == 200
         for path in ("", "config", "gradio_api/info", "gradio_api/openapi.json", "user",
-                     "gradio_api/token", "login_check"):
+                     "gradio_api/token", "login_check", "api/v1/docs", "api/v1/openapi.json"):
             recorder.http.get(path)
-        assert any("process_completed" in line for line in recorder.queue_event("ui_load"))
-        assert recorder.run("studies") == ["blind"]
+        page = PageEvents(recorder.http)  # the page's own load event, as the browser calls it
+        assert page.call("ui_load")
+        assert [s["name"] for s in recorder.api("GET", "studies")] == ["blind"]
         voted = 0
         while True:
-            item = recorder.run("next_item", None)
+            item = recorder.api("GET", "studies/blind/next")
             if item["assignment_id"] is None:
                 break
-            assert recorder.run("item", item["assignment_id"])["left"] == item["left"]
+            assignment = item["assignment_id"]
+            assert recorder.api("GET", f"assignments/{assignment}")["left"] == item["left"]
             if voted == 1:
-                assert recorder.run("skip", item["assignment_id"])["skipped"] is True
+                assert recorder.api("POST", f"assignments/{assignment}/skip")["skipped"] is True
             else:
-                recorder.run("vote", item["assignment_id"], "left", 2, "clearer", 3.0)
+                recorder.api("POST", f"assignments/{assignment}/vote", choice="left", strength=2,
+                             rationale="clearer")
                 if voted == 0:
-                    recorder.run("change_vote", item["assignment_id"], "tie", None, None)
+                    recorder.api("POST", f"assignments/{assignment}/change", choice="tie")
             voted += 1
         assert voted == 5
-        # A refusal is a response too (recorded like every other): an error status whose body
-        # says nothing at all (Gradio's plain run route hides the message; gradio_client and
-        # the page get it through the queue).
-        refused = recorder.http.post("gradio_api/run/vote", json={"data": ["made-up", "left"]})
-        assert refused.status_code == 500 and refused.json() == {"error": None}
+        # A refusal is a response too (recorded like every other): it says why, and nothing more.
+        refused = recorder.http.post("api/v1/assignments/made-up/vote", json={"choice": "left"})
+        assert refused.status_code == 404 and refused.json() == {"detail": "no such assignment for you"}
     finally:
         recorder.http.close()
 
@@ -353,15 +392,14 @@ def _reviewer_loop(url: str, name: str, acknowledged: list, stop: threading.Even
         with httpx.Client(base_url=url, timeout=20) as http:
             assert _login(http, name, "pw").status_code == 200
             while not stop.is_set():
-                response = http.post("gradio_api/run/next_item", json={"data": ["kill"]})
+                response = http.get("api/v1/studies/kill/next")
                 response.raise_for_status()
-                assignment_id = response.json()["data"][0]["assignment_id"]
+                assignment_id = response.json()["assignment_id"]
                 if assignment_id is None:
                     return
-                response = http.post("gradio_api/run/vote",
-                                     json={"data": [assignment_id, "right", None, None, 1.0]})
+                response = http.post(f"api/v1/assignments/{assignment_id}/vote", json={"choice": "right"})
                 response.raise_for_status()
-                if response.json()["data"][0]["recorded"] is True:
+                if response.json()["judgment"]["assignment_id"] == assignment_id:
                     acknowledged.append((name, assignment_id))
     except (httpx.TransportError, httpx.HTTPStatusError):
         return  # the server was killed under us

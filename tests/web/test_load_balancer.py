@@ -14,11 +14,11 @@ import os
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from benchmarks.nginx import nginx_binary, nginx_proxy
 from review.core.models import Judgment
-from tests.web.conftest import migrated_session, module_database_url, open_logged_in, replica_processes
+from tests.web.conftest import migrated_session, open_logged_in, replica_processes
 from tests.web.studydata import make_blind_study
 
 REVIEWERS = ("ana", "bo", "cy", "dee", "eve")
@@ -29,10 +29,6 @@ if nginx_binary() is None:
         raise RuntimeError("nginx is not installed; .ci/run installs Debian's package")
     pytest.skip("nginx is not installed (Debian: apt-get install nginx)", allow_module_level=True)
 
-
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory):
-    yield from module_database_url(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -50,33 +46,34 @@ def log_in(client: httpx.Client, name: str, password: str = "pw", **headers: str
     return client.post("login", data={"username": name, "password": password}, headers=headers)
 
 
-def run(client: httpx.Client, endpoint: str, *data) -> httpx.Response:
-    return client.post(f"gradio_api/run/{endpoint}", json={"data": list(data)})
+def next_item(client: httpx.Client) -> httpx.Response:
+    return client.get("api/v1/studies/blind/next")
 
 
 def test_one_login_serves_every_replica_and_the_item_stays_the_same(balanced):
     with httpx.Client(base_url=balanced, timeout=30) as client:
         assert log_in(client, "ana").status_code == 200
-        answers = [run(client, "next_item", None) for _ in range(6)]
+        answers = [next_item(client) for _ in range(6)]
     assert all(answer.status_code == 200 for answer in answers)
     # Round-robin: both replicas answered, and the lease is the same whichever did.
     assert len({answer.headers["x-review-upstream"] for answer in answers}) == 2
-    assert len({answer.json()["data"][0]["assignment_id"] for answer in answers}) == 1
+    assert len({answer.json()["assignment_id"] for answer in answers}) == 1
 
 
 def test_votes_through_the_balancer_are_stored_exactly_once(balanced, database_url):
     acknowledged = []
     with httpx.Client(base_url=balanced, timeout=30) as client:
         assert log_in(client, "bo").status_code == 200
-        item = run(client, "next_item", None).json()["data"][0]
+        item = next_item(client).json()
         while item["assignment_id"] is not None:
-            vote = [item["assignment_id"], "left", None, None, 3.0]
-            answer = run(client, "vote_next", *vote)
+            path = f"api/v1/assignments/{item['assignment_id']}/vote"
+            answer = client.post(path, json={"choice": "left"})
             assert answer.status_code == 200, answer.text
             acknowledged.append(item["assignment_id"])
             # The same vote sent again (a retry through the other replica) changes nothing.
-            assert run(client, "vote", *vote).json()["data"][0]["recorded"] is True
-            item = answer.json()["data"][0]["next"]
+            again = client.post(path, json={"choice": "left"})
+            assert again.json()["judgment"] == answer.json()["judgment"]
+            item = answer.json()["next"]
     with migrated_session(database_url) as session:
         stored = session.scalars(select(Judgment.assignment_id).join(Judgment.reviewer)
                                  .where(Judgment.reviewer.has(name="bo"))).all()
@@ -127,7 +124,7 @@ def test_the_origin_check_holds_behind_the_proxy(balanced):
 
 
 def run_with_origin(client: httpx.Client, origin: str) -> httpx.Response:
-    return client.post("gradio_api/run/studies", json={"data": []}, headers={"Origin": origin})
+    return client.get("api/v1/studies", headers={"Origin": origin})
 
 
 def from_address(base: str, address: str) -> httpx.Client:
@@ -150,3 +147,21 @@ def test_a_forged_forwarded_for_does_not_escape_the_address_limit(balanced):
     assert int(refused.headers["retry-after"]) > 0
     with from_address(balanced, "127.0.0.3") as elsewhere:
         assert log_in(elsewhere, "dee").status_code == 200
+
+
+def test_a_client_on_the_proxys_own_host_cannot_rotate_addresses(balanced, database_url):
+    """nginx sets X-Forwarded-For to the address it saw (``$remote_addr``), not appends to
+    what the client sent: a client on the proxy's host (whose address uvicorn trusts) cannot
+    pass each guess off as coming from somewhere else."""
+    from review.core.models import LoginThrottle
+
+    try:
+        with from_address(balanced, "127.0.0.1") as client:
+            for attempt in range(ADDRESS_LIMIT):
+                answer = log_in(client, f"nobody{attempt}", "wrong",
+                                **{"X-Forwarded-For": f"198.51.100.{attempt}"})
+                assert answer.status_code == 400
+            assert log_in(client, "dee", **{"X-Forwarded-For": "203.0.113.9"}).status_code == 429
+    finally:
+        with migrated_session(database_url) as session:
+            session.execute(delete(LoginThrottle))

@@ -11,13 +11,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.web.conftest import migrated_session, module_database_url, replica_processes
+from tests.web.conftest import migrated_session, replica_processes
 from tests.web.studydata import make_blind_study
 
-
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory):
-    yield from module_database_url(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +30,7 @@ def _login(url: str, name: str, password: str) -> httpx.Response:
 
 
 def _studies(url: str, cookies: httpx.Cookies) -> httpx.Response:
-    return httpx.post(url + "gradio_api/run/studies", json={"data": []}, cookies=cookies, timeout=30)
+    return httpx.get(url + "api/v1/studies", cookies=cookies, timeout=30)
 
 
 def test_a_login_through_one_process_works_on_the_other(replicas):
@@ -42,14 +38,12 @@ def test_a_login_through_one_process_works_on_the_other(replicas):
     login = _login(first, "ana", "pw")
     assert login.status_code == 200
     # The cookie names carry no per-process part: the other process finds the session.
-    assert sorted(login.cookies.keys()) == ["access-token-unsecure-review"]  # plain HTTP here
-    assert _studies(second, login.cookies).json()["data"] == [["blind"]]
-    assert _studies(first, login.cookies).json()["data"] == [["blind"]]
+    assert sorted(login.cookies.keys()) == ["review_device", "review_session"]
+    assert [s["name"] for s in _studies(second, login.cookies).json()] == ["blind"]
+    assert [s["name"] for s in _studies(first, login.cookies).json()] == ["blind"]
     # A lease taken through one process is the same item through the other.
-    item_first = httpx.post(first + "gradio_api/run/next_item", json={"data": [None]},
-                            cookies=login.cookies, timeout=30).json()["data"][0]
-    item_second = httpx.post(second + "gradio_api/run/next_item", json={"data": [None]},
-                             cookies=login.cookies, timeout=30).json()["data"][0]
+    item_first = httpx.get(first + "api/v1/studies/blind/next", cookies=login.cookies, timeout=30).json()
+    item_second = httpx.get(second + "api/v1/studies/blind/next", cookies=login.cookies, timeout=30).json()
     assert item_first["assignment_id"] == item_second["assignment_id"] is not None
     # Without the cookie neither process answers.
     assert _studies(second, httpx.Cookies()).status_code == 401

@@ -18,22 +18,14 @@ from review.core.models import Prompt
 from tests.web.conftest import (
     judgments_of,
     migrated_session,
-    module_database_url,
     open_logged_in,
     running_server,
 )
 from tests.web.studydata import make_blind_study
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
-                                        "ignore:The copy keyword is deprecated:Warning")
-
 LONG = "\n\n".join(f"Paragraph {i}: " + "words " * 30 for i in range(60)) + "\n\nTHE-VERY-END"
 PHONE = {"width": 390, "height": 844}
 
-
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory):
-    yield from module_database_url(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

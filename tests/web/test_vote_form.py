@@ -20,14 +20,10 @@ from review.core.models import Assignment, Prompt, Reviewer
 from tests.web.conftest import (
     judgments_of,
     migrated_session,
-    module_database_url,
     open_logged_in,
     running_server,
 )
 from tests.web.studydata import SECRETS, make_blind_study
-
-pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
-                                        "ignore:The copy keyword is deprecated:Warning")
 
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -68,10 +64,6 @@ ITEMS = [
      "The Halo has no API."),
 ]
 
-
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory):
-    yield from module_database_url(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

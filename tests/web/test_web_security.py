@@ -1,26 +1,31 @@
 """The web layer's defaults, from the attacker's side: another origin with a reviewer's cookie,
-a raw HTTP client on closed routes, links that try to log people out, framing.
+a raw HTTP client on every route Gradio has (only those the product serves answer), links
+that try to log people out, framing, oversized bodies.
 
 Each test reproduces a finding of the security review against a running ``review serve``.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import tempfile
+import time
+from contextlib import closing
+from pathlib import Path
+
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from review.core.db import session_scope
+from review.core.models import Judgment
 from tests.factories import make_reviewer
-from tests.web.conftest import migrated_session, module_database_url, running_server
+from tests.web.conftest import migrated_session, running_server, signed_in
 from tests.web.studydata import make_blind_study
 
 EVIL = "https://evil.example.com"
 FRIEND = "https://review-portal.example.com"
-
-
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory):
-    yield from module_database_url(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +39,9 @@ def server(database_url):
 
 @pytest.fixture
 def ana(server):
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        assert http.post("login", data={"username": "ana", "password": "pw"}).status_code == 200
-        yield http
+    http = signed_in(server, "ana")
+    yield http
+    http.close()
 
 
 def own_origin(server) -> str:
@@ -45,29 +50,37 @@ def own_origin(server) -> str:
 
 def test_another_origin_cannot_use_a_reviewers_cookie(server, ana):
     """The proof of concept: a page elsewhere fetched the token, leased an item and voted."""
-    for method, path, body in (("GET", "config", None), ("POST", "gradio_api/run/studies", {"data": []}),
-                               ("POST", "gradio_api/run/next_item", {"data": ["blind"]}),
-                               ("POST", "gradio_api/queue/join", {"data": [], "fn_index": 0,
-                                                                  "session_hash": "x"})):
+    for method, path, body in (("GET", "", None), ("GET", "api/v1/studies", None),
+                               ("GET", "api/v1/studies/blind/next", None),
+                               ("POST", "api/v1/assignments/x/vote", {"choice": "left"}),
+                               ("POST", "gradio_api/run/predict", {"data": [], "fn_index": 0})):
         response = ana.request(method, path, json=body, headers={"Origin": EVIL})
         assert response.status_code == 403, path
         assert "access-control-allow-origin" not in response.headers, path
         assert "blind" not in response.text and "Candidate" not in response.text
-    preflight = ana.options("gradio_api/run/studies", headers={
+    preflight = ana.options("api/v1/studies", headers={
         "Origin": EVIL, "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "content-type"})
-    assert preflight.status_code == 403 and "access-control-allow-origin" not in preflight.headers
-    # A sibling subdomain or another port is another origin too.
+    assert preflight.status_code in (403, 404) and "access-control-allow-origin" not in preflight.headers
+    # A sibling subdomain, another port or another scheme is another origin too.
     host = own_origin(server).split("//")[1]
-    for origin in (f"http://sub.{host}", own_origin(server).rsplit(":", 1)[0] + ":1"):
-        assert ana.get("config", headers={"Origin": origin}).status_code == 403, origin
+    for origin in (f"http://sub.{host}", own_origin(server).rsplit(":", 1)[0] + ":1",
+                   f"https://{host}", "null", "http://"):
+        assert ana.get("api/v1/studies", headers={"Origin": origin}).status_code == 403, origin
+
+
+def test_the_origin_check_compares_the_scheme_behind_a_tls_proxy(server, ana):
+    """Behind nginx with TLS (X-Forwarded-Proto from the trusted proxy on this host), an
+    http:// origin of the same host is another origin."""
+    host = own_origin(server).split("//")[1]
+    tls = {"X-Forwarded-Proto": "https"}
+    assert ana.get("api/v1/studies", headers={**tls, "Origin": f"http://{host}"}).status_code == 403
+    assert ana.get("api/v1/studies", headers={**tls, "Origin": f"https://{host}"}).status_code == 200
 
 
 def test_the_own_origin_and_allowed_origins_work(server, ana):
-    assert ana.post("gradio_api/run/studies", json={"data": []},
-                    headers={"Origin": own_origin(server)}).json()["data"] == [["blind"]]
-    response = ana.post("gradio_api/run/studies", json={"data": []}, headers={"Origin": FRIEND})
-    assert response.status_code == 200
+    assert ana.get("api/v1/studies", headers={"Origin": own_origin(server)}).json()[0]["name"] == "blind"
+    assert ana.get("api/v1/studies", headers={"Origin": FRIEND}).status_code == 200
 
 
 def test_login_csrf_and_logout_by_link_are_refused(server):
@@ -79,47 +92,83 @@ def test_login_csrf_and_logout_by_link_are_refused(server):
                          headers={"Origin": own_origin(server)}).status_code == 200
         # An <img src=".../logout"> or a link elsewhere: GET does nothing.
         assert http.get("logout").status_code == 405
-        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 200
+        assert http.get("api/v1/studies").status_code == 200
         # A cross-origin form POST to /logout is refused too; the page's own form works.
         assert http.post("logout", headers={"Origin": EVIL}).status_code == 403
-        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 200
+        assert http.get("api/v1/studies").status_code == 200
         assert http.post("logout", headers={"Origin": own_origin(server)}).status_code == 303
-        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 401
+        assert http.get("api/v1/studies").status_code == 401
 
 
-def test_the_session_cookie_is_lax_and_secure_behind_tls(server):
+def test_the_session_cookie_is_lax_and_secure_behind_tls_with_hsts(server):
     with httpx.Client(base_url=server.url, timeout=30) as http:
         plain = http.post("login", data={"username": "ana", "password": "pw"})
-        cookies = plain.headers.get_list("set-cookie")
-        assert len(cookies) == 1 and "samesite=lax" in cookies[0].lower()
-        assert "samesite=none" not in " ".join(cookies).lower() and "httponly" in cookies[0].lower()
+        session_cookies = [c for c in plain.headers.get_list("set-cookie") if c.startswith("review_session=")]
+        assert len(session_cookies) == 1 and "samesite=lax" in session_cookies[0].lower()
+        assert "samesite=none" not in " ".join(plain.headers.get_list("set-cookie")).lower()
+        assert "httponly" in session_cookies[0].lower() and "secure" not in session_cookies[0].lower()
+        assert "strict-transport-security" not in plain.headers
         tls = http.post("login", data={"username": "ana", "password": "pw"},
                         headers={"X-Forwarded-Proto": "https"})
-        (cookie,) = tls.headers.get_list("set-cookie")
-        assert "secure" in cookie.lower() and "samesite=lax" in cookie.lower()
+        for cookie in tls.headers.get_list("set-cookie"):
+            assert "secure" in cookie.lower() and "httponly" in cookie.lower()
+        assert tls.headers["strict-transport-security"].startswith("max-age=")
+        page = http.get("", headers={"X-Forwarded-Proto": "https"})
+        assert page.headers["strict-transport-security"].startswith("max-age=")
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "gradio_api/token"), ("GET", "gradio_api/token/"), ("GET", "monitoring"),
-    ("GET", "monitoring/summary"), ("POST", "gradio_api/upload"), ("GET", "gradio_api/upload_progress"),
-])
-def test_closed_routes_answer_404_even_to_a_logged_in_reviewer(ana, method, path):
-    if method == "POST":
-        response = ana.post(path, files={"files": ("big.txt", b"x" * 1024)})
-    else:
-        response = ana.get(path)
-    assert response.status_code == 404
-    assert "token" not in response.json() or response.json().get("token") is None
+# Every route of Gradio's server that the product does not serve: whatever a reviewer with a
+# valid session asks there, the answer is 404 (and nothing is read or written).
+GRADIO_ROUTES = [
+    ("GET", "gradio_api/file=/etc/hostname"), ("GET", "gradio_api/file//etc/hostname"),
+    ("GET", "gradio_api/file/%2Fetc%2Fhostname"), ("GET", "gradio_api/file/..%2F..%2Fetc%2Fhostname"),
+    ("GET", "file=/etc/hostname"), ("GET", "gradio_api/file%3D/etc/hostname"),
+    ("POST", "gradio_api/process_recording"), ("POST", "gradio_api/upload"),
+    ("GET", "gradio_api/upload_progress"), ("GET", "gradio_api/token"), ("GET", "gradio_api/token/"),
+    ("GET", "monitoring"), ("GET", "monitoring/summary"), ("GET", "gradio_api/monitoring"),
+    ("GET", "config"), ("GET", "gradio_api/info"), ("GET", "gradio_api/openapi.json"),
+    ("POST", "gradio_api/queue/join"), ("GET", "gradio_api/queue/data"),
+    ("POST", "gradio_api/call/ui_load"), ("GET", "gradio_api/call/ui_load/abc123"),
+    ("POST", "gradio_api/run/ui_submit_vote"), ("POST", "gradio_api/api/predict"),
+    ("GET", "gradio_api/heartbeat/abc"), ("GET", "gradio_api/startup-events"),
+    ("GET", "user"), ("GET", "login_check"), ("GET", "gradio_api/mcp/sse"),
+    ("GET", "manifest.json"), ("GET", "svelte/x.js"), ("GET", "gradio_api/a-route-of-the-next-release"),
+    ("GET", "api/v2/studies"), ("GET", "gradio_api/run/predict"), ("PUT", "api/v1/studies"),
+]
+
+
+@pytest.mark.parametrize("method, path", GRADIO_ROUTES)
+def test_routes_the_product_does_not_serve_answer_404_even_to_a_signed_in_reviewer(ana, method, path):
+    kwargs = {"files": {"files": ("big.txt", b"x" * 1024)}} if method == "POST" else {}
+    response = ana.request(method, path, **kwargs)
+    assert response.status_code in (404, 405), (path, response.status_code)
+    assert "hostname" not in response.text and "token" not in response.text
+
+
+def test_an_export_reaches_analysts_only_and_leaves_no_file(server, ana):
+    folders = [Path(tempfile.gettempdir()), Path(os.environ.get("GRADIO_TEMP_DIR", tempfile.gettempdir()))]
+    before = {p for folder in folders for p in folder.rglob("*blind*")}
+    assert ana.get("api/v1/studies/blind/export", params={"format": "csv"}).status_code == 403
+    assert httpx.get(server.url + "api/v1/studies/blind/export?format=csv").status_code == 401
+    ann = signed_in(server, "ann")
+    try:
+        response = ann.get("api/v1/studies/blind/export", params={"format": "csv"})
+        assert response.status_code == 200 and "model_left" in response.text
+    finally:
+        ann.close()
+    assert {p for folder in folders for p in folder.rglob("*blind*")} == before
 
 
 def test_every_response_forbids_framing_and_sniffing(server, ana):
-    for response in (ana.get(""), ana.get("config"), ana.get("config", headers={"Origin": EVIL}),
-                     httpx.get(server.url + "gradio_api/token")):
+    for response in (ana.get(""), ana.get("api/v1/studies"), ana.get("config"),
+                     ana.get("api/v1/studies", headers={"Origin": EVIL}),
+                     httpx.get(server.url + "gradio_api/token"), httpx.get(server.url)):
         headers = response.headers
         assert headers["content-security-policy"] == "frame-ancestors 'none'"
         assert headers["x-frame-options"] == "DENY"
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["referrer-policy"] == "same-origin"
+    assert ana.get("api/v1/studies").headers["cache-control"] == "no-store"
 
 
 def test_a_page_elsewhere_cannot_frame_the_app(server, chromium_browser, tmp_path):
@@ -130,24 +179,84 @@ def test_a_page_elsewhere_cannot_frame_the_app(server, chromium_browser, tmp_pat
         page.set_content(f'<iframe id="f" src="{server.url}" width="800" height="600"></iframe>')
         page.wait_for_timeout(1500)
         frame = page.frame_locator("#f")
-        assert frame.locator("text=Login").count() == 0
+        assert frame.locator("text=Log in").count() == 0
     finally:
         context.close()
 
 
-@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "1e400"])
-def test_non_finite_numbers_are_refused_with_a_clear_message(server, ana, raw):
-    item = ana.post("gradio_api/run/next_item", json={"data": ["blind"]}).json()["data"][0]
-    body = '{"data": ["%s", "left", %s, null, null]}' % (item["assignment_id"], raw)
-    response = ana.post("gradio_api/run/vote", content=body, headers={"Content-Type": "application/json"})
-    assert response.status_code == 400 and "Traceback" not in response.text
-    assert "strength must be 1 (slightly), 2 (clearly) or 3 (much better)" in response.text
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "1e400", "2.5", "true"])
+def test_non_numbers_are_refused_with_a_clear_message(server, ana, raw):
+    item = ana.get("api/v1/studies/blind/next").json()
+    body = '{"choice": "left", "strength": %s}' % raw
+    response = ana.post(f"api/v1/assignments/{item['assignment_id']}/vote", content=body,
+                        headers={"Content-Type": "application/json"})
+    assert response.status_code in (400, 422) and "Traceback" not in response.text
+    assert "strength" in response.text
     with session_scope(server.engine) as session:
-        from sqlalchemy import func, select
-
-        from review.core.models import Judgment
-
         assert session.scalar(select(func.count(Judgment.id))) == 0
+
+
+def _raw_request(server, head: str, body_chunks, *, chunk_pause: float = 0.0) -> tuple[int, float]:
+    """Send a request by hand, body in chunks, until the server answers; returns the status and
+    the seconds it took to answer (the server may answer before the body is sent)."""
+    host, port = server.url.split("//")[1].rstrip("/").split(":")
+    started = time.perf_counter()
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head.encode())
+        sock.setblocking(False)
+        answer = b""
+        for chunk in body_chunks:
+            try:
+                answer += sock.recv(65536)
+            except BlockingIOError:
+                pass
+            if answer:
+                break
+            try:
+                sock.sendall(chunk)
+            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                break
+            if chunk_pause:
+                time.sleep(chunk_pause)
+        sock.setblocking(True)
+        sock.settimeout(30)
+        while b"\r\n" not in answer:
+            more = sock.recv(65536)
+            if not more:
+                break
+            answer += more
+    elapsed = time.perf_counter() - started
+    return int(answer.split(b" ", 2)[1]), elapsed
+
+
+def test_big_bodies_are_refused_before_they_are_read(server, ana):
+    """200 MB to an API route: refused without a session (401) or over the limit (413) at once,
+    by Content-Length or by counting the bytes of a body that names no length; the server's
+    memory does not grow with it."""
+    import psutil
+
+    host = server.url.split("//")[1].rstrip("/")
+    process = psutil.Process()  # the server runs in this process
+    rss_before = process.memory_info().rss
+    megabyte = b"x" * (1 << 20)
+    signed = f"Cookie: review_session={ana.cookies['review_session']}"
+    cases = (([], "Content-Length: 209715200", 401),             # nobody signed in
+             ([signed], "Content-Length: 209715200", 413),       # too big by its length
+             ([signed], "Transfer-Encoding: chunked", 413))      # too big by counting
+    for cookie, length, expected in cases:
+        lines = ["POST /api/v1/assignments/x/vote HTTP/1.1", f"Host: {host}", *cookie,
+                 "Content-Type: application/json", length]
+        head = "\r\n".join(lines) + "\r\n\r\n"
+        if "chunked" in length:
+            chunks = (b"%x\r\n" % len(megabyte) + megabyte + b"\r\n" for _ in range(200))
+        else:
+            chunks = (megabyte for _ in range(200))
+        status, elapsed = _raw_request(server, head, chunks)
+        assert status == expected, (cookie, length, status)
+        assert elapsed < 3.0, (cookie, length, elapsed)
+    assert process.memory_info().rss - rss_before < 50 * (1 << 20)
+    # A body within the limit is read as usual.
+    assert ana.post("api/v1/assignments/x/vote", json={"choice": "left", "rationale": "y" * 1000}).status_code == 404
 
 
 def test_an_account_without_a_password_answers_as_slowly_as_any(server):
@@ -196,76 +305,28 @@ def test_old_password_hashes_are_upgraded_at_login(server):
 
 
 def test_refusals_are_4xx_and_say_why(server, ana):
-    unknown = ana.post("gradio_api/run/vote", json={"data": ["no-such-id", "left", None, None, None]})
-    assert unknown.status_code == 404 and unknown.json()["error"]
-    not_mine = ana.post("gradio_api/run/study_progress", json={"data": []})
-    assert not_mine.status_code == 403 and "analyst" in not_mine.json()["error"]
-    bad = ana.post("gradio_api/run/vote", json={"data": ["x", "sideways", None, None, None]})
-    assert bad.status_code in (400, 404)
-
-
-def test_downloads_only_for_analysts_and_only_once(server, ana):
-    with httpx.Client(base_url=server.url, timeout=60) as ann:
-        assert ann.post("login", data={"username": "ann", "password": "pw"}).status_code == 200
-        built = ann.post("gradio_api/run/dashboard_export", json={"data": ["blind", "csv"]})
-        assert built.status_code == 200, built.text
-        url = built.json()["data"][0]["value"]["url"]
-        path = "gradio_api/file=" + url.split("gradio_api/file=")[1]
-        # The link in a reviewer's hands, or nobody's: nothing.
-        assert ana.get(path).status_code == 404
-        assert httpx.get(server.url + path).status_code in (401, 404)
-        first = ann.get(path)
-        assert first.status_code == 200 and "model_left" in first.text
-        # Removed once sent: the same link leads nowhere, for the analyst too.
-        assert ann.get(path).status_code in (403, 404)
-        from pathlib import Path
-
-        assert not Path(path.split("file=")[1]).exists()
-        # Other files of the server's temporary folder are never reachable through it.
-        assert ann.get("gradio_api/file=/etc/passwd").status_code == 404
-
-
-def test_another_sessions_event_stream_cannot_be_read(server, ana):
-    """Gradio streams results to whoever asks with the session hash; only its owner may."""
-    import json
-    import uuid
-
-    config = ana.get("config").json()
-    fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "next_item")
-    session_hash = uuid.uuid4().hex
-    joined = ana.post("gradio_api/queue/join", json={
-        "data": ["blind"], "fn_index": fn_index, "session_hash": session_hash, "event_data": None,
-        "trigger_id": None})
-    assert joined.status_code == 200, joined.text
-    with httpx.Client(base_url=server.url, timeout=30) as ann:
-        assert ann.post("login", data={"username": "ann", "password": "pw"}).status_code == 200
-        stolen = ann.get("gradio_api/queue/data", params={"session_hash": session_hash})
-        assert stolen.status_code == 404 and "assignment" not in stolen.text
-        unknown = ann.get("gradio_api/queue/data", params={"session_hash": uuid.uuid4().hex})
-        assert unknown.status_code == 404
-    with ana.stream("GET", "gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
-        assert stream.status_code == 200
-        done = None
-        for line in stream.iter_lines():
-            if line.startswith("data:"):
-                message = json.loads(line[5:])
-                if message.get("msg") == "process_completed":
-                    done = message
-                    break
-    assert done is not None and done["success"] is True
+    unknown = ana.post("api/v1/assignments/no-such-id/vote", json={"choice": "left"})
+    assert unknown.status_code == 404 and unknown.json() == {"detail": "no such assignment for you"}
+    not_mine = ana.get("api/v1/studies/blind/analysis")
+    assert not_mine.status_code == 403 and "analyst" in not_mine.json()["detail"]
+    item = ana.get("api/v1/studies/blind/next").json()
+    bad = ana.post(f"api/v1/assignments/{item['assignment_id']}/vote", json={"choice": "sideways"})
+    assert bad.status_code == 400 and "unknown choice" in bad.json()["detail"]
+    malformed = ana.post(f"api/v1/assignments/{item['assignment_id']}/vote", content=b"{not json",
+                         headers={"Content-Type": "application/json"})
+    assert malformed.status_code == 422 and "Traceback" not in malformed.text
 
 
 def test_a_deactivated_account_loses_every_route_at_once(server):
-    from sqlalchemy import select
-
     from review.core.models import Reviewer
 
     with session_scope(server.engine) as session:
         make_reviewer(session, "temp")
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        assert http.post("login", data={"username": "temp", "password": "pw"}).status_code == 200
-        assert http.get("config").status_code == 200
+    with closing(signed_in(server, "temp")) as http:
+        assert "gradio_config" in http.get("").text
+        assert http.get("api/v1/studies").status_code == 200
         with session_scope(server.engine) as session:
             session.scalar(select(Reviewer).where(Reviewer.name == "temp")).active = False
-        assert http.get("config").status_code == 401
-        assert http.post("gradio_api/run/studies", json={"data": []}).status_code == 401
+        assert "gradio_config" not in http.get("").text  # the login page
+        assert http.get("api/v1/studies").status_code == 401
+        assert http.post("gradio_api/run/predict", json={"data": [], "fn_index": 0}).status_code == 401

@@ -1,9 +1,10 @@
 """The admin tab over HTTP and in Chromium, and the services behind it (review.campaign.administration).
 
-Only admins may manage accounts and studies: every ``admin_*`` event is called through
-gradio_client by a reviewer and an analyst (refused, nothing changed) and by an admin,
-whose changes are read back from the database. Screenshots go to REVIEW_SCREENSHOT_DIR
-when it is set.
+Only admins may manage accounts and studies: every ``admin_*`` event is called as the page
+calls it (``POST /gradio_api/run/predict``) by a reviewer and an analyst (refused, nothing
+changed) and by an admin, whose changes are read back from the database. Reviewers see the
+effect through the JSON API (``/api/v1``). Screenshots go to REVIEW_SCREENSHOT_DIR when it
+is set.
 """
 
 from __future__ import annotations
@@ -12,15 +13,20 @@ import html
 
 import httpx
 import pytest
-from gradio_client.exceptions import AppError
 from sqlalchemy import select
 
 from review.core.db import session_scope
 from review.core.models import JudgeVerdict, Reviewer, Study, StudyReviewer
 from tests.factories import make_reviewer
-from tests.web.conftest import migrated_session, module_database_url, running_server
+from tests.web.conftest import (
+    PageError,
+    api_ok,
+    judgments_of,
+    migrated_session,
+    open_logged_in,
+    running_server,
+)
 from tests.web.studydata import BASELINE, CANDIDATE, SECRETS, make_blind_study
-from tests.web.test_dashboard import logged_in, run_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
                                         "ignore:The copy keyword is deprecated:Warning")
@@ -29,25 +35,24 @@ STUDY = "blind"
 OPENING = "Hi, thanks for contacting Lumora Support!"
 CLOSING = "Anything else I can help with?"
 THRESHOLDS = '{"margin": 0.1, "min_judgments": 40, "guardrail_categories": ["safety"]}'
-# Each admin endpoint with arguments an admin would send.
-ENDPOINTS = {
-    "/admin_refresh": (),
-    "/admin_create_account": ("intruder", "admin", "pw"),
-    "/admin_study": (STUDY,),
-    "/admin_assign": (STUDY, ["bo"]),
-    "/admin_save_settings": (STUDY, 1, 0.5, 3, "changed", '{"margin": 0.2}'),
-    "/admin_use_judge": (STUDY, "(none)", None),
-    "/admin_suggest_boilerplate": ("lumora", None),
-    "/admin_strip": ("lumora", CANDIDATE, "Hi", ""),
-    "/admin_unstrip": ("lumora", CANDIDATE),
-    "/admin_pause": (STUDY,),
-    "/admin_resume": (STUDY,),
+# Each admin event with the inputs an admin's page would send.
+EVENTS = {
+    "admin_refresh": (),
+    "admin_create_account": ("intruder", "admin", "pw"),
+    "admin_study": (STUDY,),
+    "admin_assign": (STUDY, ["bo"]),
+    "admin_save_settings": (STUDY, 1, 0.5, 3, "changed", '{"margin": 0.2}'),
+    "admin_use_judge": (STUDY, "(none)", None),
+    "admin_suggest_boilerplate": ("lumora", None),
+    "admin_strip": ("lumora", CANDIDATE, "Hi", ""),
+    "admin_unstrip": ("lumora", CANDIDATE),
+    "admin_pause": (STUDY,),
+    "admin_resume": (STUDY,),
 }
-
-
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory):
-    yield from module_database_url(tmp_path_factory)
+# The outputs of admin_study, admin_save_settings and admin_use_judge, as the page gets them.
+SETTINGS_OUTPUTS = ("settings_box", "status", "members", "overlap", "gold_rate", "min_seconds",
+                    "guidelines", "thresholds", "judge", "budget", "boilerplate", "strip_model",
+                    "strip_opening", "strip_closing", "message")
 
 
 @pytest.fixture(scope="module")
@@ -89,31 +94,40 @@ def _accounts(server) -> list[str]:
         return list(session.scalars(select(Reviewer.name).order_by(Reviewer.name)))
 
 
-def test_every_admin_event_is_named_and_tested(server):
-    with logged_in(server, "root") as http:
-        config = http.get("config").json()
-    names = {"/" + d["api_name"] for d in config["dependencies"]
+def _settings(outputs: list) -> dict:
+    """The outputs of an event that shows a study's settings, by component."""
+    return dict(zip(SETTINGS_OUTPUTS, outputs, strict=True))
+
+
+def _study_names(http: httpx.Client) -> list[str]:
+    """The studies a signed-in client reviews, from the JSON API."""
+    return [row["name"] for row in api_ok(http.get("api/v1/studies")) if row["reviewing"]]
+
+
+def test_every_admin_event_is_named_and_tested(server, pages):
+    names = {d["api_name"] for d in pages("root").config["dependencies"]
              if str(d.get("api_name") or "").startswith("admin_")}
-    assert names == set(ENDPOINTS)
+    assert names == set(EVENTS)
 
 
 @pytest.mark.parametrize("name", ["ana", "ann"])
-def test_reviewers_and_analysts_cannot_call_any_admin_endpoint(server, clients, name):
+def test_reviewers_and_analysts_cannot_call_any_admin_event(server, pages, name):
     before = (_study(server), _study(server, "lumora"), _accounts(server))
-    for endpoint, args in ENDPOINTS.items():
-        with pytest.raises(AppError, match="this needs one of the roles: admin") as error:
-            clients(name).predict(*args, api_name=endpoint)
+    for event, args in EVENTS.items():
+        with pytest.raises(PageError, match="this needs one of the roles: admin") as error:
+            pages(name).call(event, *args)
         for secret in (*SECRETS, "bo", "root", "intruder", "margin"):
-            assert secret not in str(error.value), (endpoint, secret)
-    with logged_in(server, name) as http:  # the page's own event stream: the same
-        for endpoint, args in ENDPOINTS.items():
-            result = run_event(http, endpoint.lstrip("/"), list(args))
-            assert result["success"] is False and "data" not in (result.get("output") or {})
+            assert secret not in str(error.value), (event, secret)
+        # The whole answer: an error, no output data.
+        answer = pages(name).post(event, *args)
+        assert answer.status_code != 200 and "data" not in answer.json(), event
+        for secret in (*SECRETS, "bo", "root", "intruder", "margin"):
+            assert secret not in answer.text, (event, secret)
     assert (_study(server), _study(server, "lumora"), _accounts(server)) == before  # nothing changed
 
 
-def test_the_admin_lists_accounts_and_studies(server, clients):
-    accounts, studies, names = clients("root").predict(api_name="/admin_refresh")
+def test_the_admin_lists_accounts_and_studies(server, pages):
+    accounts, studies, names = pages("root").call("admin_refresh")
     rows = {row[0]: row for row in accounts["data"]}
     assert rows["ana"] == ["ana", "reviewer", "yes", "blind"]
     assert rows["ann"][1] == "analyst" and rows["root"][1] == "admin"
@@ -121,41 +135,42 @@ def test_the_admin_lists_accounts_and_studies(server, clients):
     assert {c[0] for c in names["choices"]} >= {"ana", "bo", "ann", "root"}
 
 
-def test_the_admin_creates_accounts_that_can_log_in(server, clients):
-    root = clients("root")
-    message, accounts, _, name, password = root.predict("cleo", "analyst", "s3cret",
-                                                        api_name="/admin_create_account")
+def test_the_admin_creates_accounts_that_can_log_in(server, pages):
+    root = pages("root")
+    message, accounts, _, name, password = root.call("admin_create_account", "cleo", "analyst",
+                                                     "s3cret")
     assert "Created analyst account &#x27;cleo&#x27;." in message and (name, password) == ("", "")
     assert ["cleo", "analyst", "yes", ""] in accounts["data"]
-    message, *_ = root.predict("dev", "reviewer", "", api_name="/admin_create_account")
+    message, *_ = root.call("admin_create_account", "dev", "reviewer", "")
     generated = message.split("Its password is ")[1].split(" ")[0]
     with httpx.Client(base_url=server.url) as http:
         for user, secret in (("cleo", "s3cret"), ("dev", generated)):
             response = http.post("login", data={"username": user, "password": secret})
             assert response.status_code == 200, user
-    with pytest.raises(AppError, match="reviewer 'cleo' already exists"):
-        root.predict("cleo", "reviewer", "x", api_name="/admin_create_account")
-    with pytest.raises(AppError, match="must not contain spaces"):
-        root.predict("two words", "reviewer", "x", api_name="/admin_create_account")
-    with pytest.raises(AppError):  # not one of the roles offered
-        root.predict("eve", "superuser", "x", api_name="/admin_create_account")
+    with pytest.raises(PageError, match="reviewer 'cleo' already exists"):
+        root.call("admin_create_account", "cleo", "reviewer", "x")
+    with pytest.raises(PageError, match="must not contain spaces"):
+        root.call("admin_create_account", "two words", "reviewer", "x")
+    with pytest.raises(PageError):  # not one of the roles offered
+        root.call("admin_create_account", "eve", "superuser", "x")
     assert "eve" not in _accounts(server)
 
 
-def test_the_admin_puts_reviewers_on_a_study(server, clients):
-    message, members, _, _ = clients("root").predict(STUDY, ["bo"], api_name="/admin_assign")
+def test_the_admin_puts_reviewers_on_a_study(server, clients, pages):
+    assert _study_names(clients("bo")) == []
+    message, members, _, _ = pages("root").call("admin_assign", STUDY, ["bo"])
     assert "Added bo to &#x27;blind&#x27;." in message and "bo" in members
     assert "bo" in _study(server)["members"]
-    assert clients("bo").predict(api_name="/studies") == [STUDY]  # bo can review it now
-    with pytest.raises(AppError, match="no reviewer named 'nobody'"):
-        clients("root").predict(STUDY, ["nobody"], api_name="/admin_assign")
+    assert _study_names(clients("bo")) == [STUDY]  # bo can review it now
+    with pytest.raises(PageError, match="no reviewer named 'nobody'"):
+        pages("root").call("admin_assign", STUDY, ["nobody"])
 
 
-def test_settings_are_saved_and_read_back(server, clients):
-    root = clients("root")
+def test_settings_are_saved_and_read_back(server, pages):
+    root = pages("root")
     guidelines = "Prefer **correct** answers.\n\n<script>alert(1)</script>"
-    *values, message = root.predict("second", 4, 0.25, 2.5, guidelines, THRESHOLDS,
-                                    api_name="/admin_save_settings")
+    *values, message = root.call("admin_save_settings", "second", 4, 0.25, 2.5, guidelines,
+                                 THRESHOLDS)
     assert "Saved the settings of &#x27;second&#x27;." in message
     saved = _study(server, "second")
     assert (saved["overlap"], saved["gold_rate"], saved["guidelines"]) == (4, 0.25, guidelines)
@@ -166,11 +181,11 @@ def test_settings_are_saved_and_read_back(server, clients):
         "guardrail_categories": ["safety"], "guardrail_margin": 0.05, "min_category_prompts": 10,
         "min_gold_accuracy": 0.7, "min_gold_answered": 3, "two_way": False, "confidence": 0.95,
         "power": 0.8}
-    status, members, overlap, gold_rate, min_seconds, shown_guidelines, thresholds = root.predict(
-        "second", api_name="/admin_study")[:7]
-    assert (overlap, gold_rate, min_seconds, shown_guidelines) == (4, 0.25, 2.5, guidelines)
-    assert '"margin": 0.1' in thresholds and "active" in status
-    assert "Nobody is on this study yet." in members
+    shown = _settings(root.call("admin_study", "second"))
+    assert (shown["overlap"], shown["gold_rate"], shown["min_seconds"], shown["guidelines"]) == (
+        4, 0.25, 2.5, guidelines)
+    assert '"margin": 0.1' in shown["thresholds"] and "active" in shown["status"]
+    assert "Nobody is on this study yet." in shown["members"]
 
 
 @pytest.mark.parametrize(("overlap", "gold_rate", "min_seconds", "thresholds", "error"), [
@@ -186,79 +201,88 @@ def test_settings_are_saved_and_read_back(server, clients):
     (2, 0.1, -1, "{}", "minimum seconds on screen must be from 0 to 600|minimum value 0"),
     (2, 0.1, 601, "{}", "minimum seconds on screen must be from 0 to 600|maximum value 600"),
 ])
-def test_invalid_settings_are_refused_and_nothing_changes(server, clients, overlap, gold_rate,
+def test_invalid_settings_are_refused_and_nothing_changes(server, pages, overlap, gold_rate,
                                                           min_seconds, thresholds, error):
     before = _study(server, "second")
-    with pytest.raises(AppError, match=error):
-        clients("root").predict("second", overlap, gold_rate, min_seconds, "new guidelines",
-                                thresholds, api_name="/admin_save_settings")
+    with pytest.raises(PageError, match=error):
+        pages("root").call("admin_save_settings", "second", overlap, gold_rate, min_seconds,
+                           "new guidelines", thresholds)
     assert _study(server, "second") == before
 
 
-def test_a_paused_study_hands_out_no_new_items(server, clients):
-    root, ana = clients("root"), clients("ana")
-    status, message = root.predict(STUDY, api_name="/admin_pause")
+def test_a_paused_study_hands_out_no_new_items(server, clients, pages):
+    root, ana = pages("root"), clients("ana")
+    status, message = root.call("admin_pause", STUDY)
     assert "paused" in status and "hands out no new items" in message
     assert _study(server)["status"] == "paused"
-    assert ana.predict(STUDY, api_name="/next_item")["assignment_id"] is None
-    table = clients("ann").predict(api_name="/dashboard_progress")
+    assert api_ok(ana.get(f"api/v1/studies/{STUDY}/next"))["assignment_id"] is None
+    (table,) = pages("ann").call("dashboard_progress")
     assert "dash-status-paused" in table
 
-    status, _ = root.predict(STUDY, api_name="/admin_resume")
+    status, _ = root.call("admin_resume", STUDY)
     assert "active" in status and _study(server)["status"] == "active"
-    assert ana.predict(STUDY, api_name="/next_item")["assignment_id"] is not None
-    with pytest.raises(AppError, match="no study named 'gone'"):
-        root.predict("gone", api_name="/admin_pause")
+    assert api_ok(ana.get(f"api/v1/studies/{STUDY}/next"))["assignment_id"] is not None
+    with pytest.raises(PageError, match="no study named 'gone'"):
+        root.call("admin_pause", "gone")
 
 
-def test_the_admin_strips_boilerplate_and_reviewers_see_answers_without_it(server, clients):
-    root, cy = clients("root"), clients("cy")
-    model, opening, closing, message = root.predict("lumora", None, api_name="/admin_suggest_boilerplate")
+def test_the_admin_strips_boilerplate_and_reviewers_see_answers_without_it(server, clients, pages):
+    root, cy = pages("root"), clients("cy")
+    model, opening, closing, message = root.call("admin_suggest_boilerplate", "lumora", None)
     assert (model, opening, closing) == (CANDIDATE, OPENING, CLOSING)
     assert f"4 of 4 answers of {CANDIDATE} start with {OPENING!r}" in html.unescape(message)
     # Only the opening: the closing stays.
-    shown, message = root.predict("lumora", CANDIDATE, OPENING, "", api_name="/admin_strip")
+    shown, message = root.call("admin_strip", "lumora", CANDIDATE, OPENING, "")
     assert (f"Answers of {CANDIDATE} are shown to reviewers without the opening {OPENING!r}."
             in html.unescape(shown))
     assert f"Reviewers see 4 of the 4 answers of {CANDIDATE} without it." in html.unescape(message)
     assert _study(server, "lumora")["meta"]["boilerplate"][CANDIDATE]["opening"] == OPENING
 
-    item = cy.predict("lumora", api_name="/next_item")  # the JSON API a script uses
+    item = api_ok(cy.get("api/v1/studies/lumora/next"))  # the JSON API a script uses
     answers = [item["left"], item["right"]]
     assert not any(OPENING in text for text in answers)
     assert any(text.startswith("Press the ring") and text.endswith(CLOSING) for text in answers)
-    *_, shown, strip_model, shown_opening, shown_closing, _ = root.predict("lumora", api_name="/admin_study")
+    *_, shown, strip_model, shown_opening, shown_closing, _ = root.call("admin_study", "lumora")
     assert strip_model["value"] == CANDIDATE and (shown_opening, shown_closing) == (OPENING, "")
 
-    shown, opening, closing, message = root.predict("lumora", CANDIDATE, api_name="/admin_unstrip")
+    shown, opening, closing, message = root.call("admin_unstrip", "lumora", CANDIDATE)
     assert "Nothing is stripped" in shown and (opening, closing) == ("", "")
-    again = cy.predict(item["assignment_id"], api_name="/item")
+    again = api_ok(cy.get(f"api/v1/assignments/{item['assignment_id']}"))
     assert any(text.startswith(OPENING) for text in (again["left"], again["right"]))
     assert "boilerplate" not in _study(server, "lumora")["meta"]
-    with pytest.raises(AppError, match=f"study 'lumora' compares {BASELINE} and {CANDIDATE}, not 'nope'"):
-        root.predict("lumora", "nope", OPENING, "", api_name="/admin_strip")
-    message = root.predict("blind", None, api_name="/admin_suggest_boilerplate")[-1]
+    with pytest.raises(PageError, match=f"study 'lumora' compares {BASELINE} and {CANDIDATE}, not 'nope'"):
+        root.call("admin_strip", "lumora", "nope", OPENING, "")
+    message = root.call("admin_suggest_boilerplate", "blind", None)[-1]
     assert "nothing to suggest" in message
 
 
-def test_the_admin_sets_the_seconds_on_screen_before_a_vote_counts(server, clients):
-    root, cy = clients("root"), clients("cy")
-    *_, message = root.predict("lumora", 1, 0.0, 30, "", "{}", api_name="/admin_save_settings")
-    assert _study(server, "lumora")["meta"]["min_seconds_on_screen"] == 30.0
-    assert root.predict("lumora", api_name="/admin_study")[4] == 30
-    item = cy.predict("lumora", api_name="/next_item")
-    with pytest.raises(AppError, match="votes count after 30 s"):
-        cy.predict(item["assignment_id"], "left", None, None, 40.0, api_name="/vote")
-    root.predict("lumora", 1, 0.0, 0, "", "{}", api_name="/admin_save_settings")
-    assert cy.predict(item["assignment_id"], "left", None, None, 40.0, api_name="/vote")["recorded"]
+def test_the_admin_sets_the_seconds_on_screen_before_a_vote_counts(server, clients, pages):
+    # The server times a vote from handing the item out; the longest minimum (600 s) is
+    # certainly not over for an item handed out during this module.
+    root, cy = pages("root"), clients("cy")
+    *_, message = root.call("admin_save_settings", "lumora", 1, 0.0, 600, "", "{}")
+    assert "Saved the settings" in message
+    assert _study(server, "lumora")["meta"]["min_seconds_on_screen"] == 600.0
+    assert _settings(root.call("admin_study", "lumora"))["min_seconds"] == 600
+    item = api_ok(cy.get("api/v1/studies/lumora/next"))
+    vote = f"api/v1/assignments/{item['assignment_id']}/vote"
+    refused = api_ok(cy.post(vote, json={"choice": "left"}), status=400)
+    assert "read both answers first (votes count after 600 s)" in refused["detail"]
+    assert judgments_of(server, "cy") == []  # nothing recorded
+    root.call("admin_save_settings", "lumora", 1, 0.0, 0, "", "{}")
+    recorded = api_ok(cy.post(vote, json={"choice": "left"}))
+    assert recorded["judgment"]["assignment_id"] == item["assignment_id"]
+    assert recorded["judgment"]["choice"] == "left" and recorded["judgment"]["seconds"] >= 0
+    (judgment,) = judgments_of(server, "cy")
+    assert judgment.choice == "left" and judgment.seconds == recorded["judgment"]["seconds"]
 
 
-def test_the_seconds_on_screen_from_the_command_line(server, clients, cli):
+def test_the_seconds_on_screen_from_the_command_line(server, pages, cli):
     code, out, err = cli("studies", "set-min-seconds", "--study", "second", "--seconds", "2.5")
     assert code == 0, err
     assert out.strip() == "study 'second': a vote counts once its item was on screen 2.5 s"
     assert _study(server, "second")["meta"]["min_seconds_on_screen"] == 2.5
-    assert clients("root").predict("second", api_name="/admin_study")[4] == 2.5
+    assert _settings(pages("root").call("admin_study", "second"))["min_seconds"] == 2.5
     code, out, _ = cli("studies", "set-min-seconds", "--study", "second", "--seconds", "0", "--json")
     assert code == 0 and out.strip().startswith("{") and '"min_seconds": 0.0' in out
     for seconds in ("-1", "nan", "inf", "601", "1e9"):
@@ -306,22 +330,22 @@ def test_services_validate_before_writing(server):
         assert update_study_settings(session=session, study="second").overlap == before.overlap
 
 
-def test_the_admin_lets_a_verdict_use_a_model_judge(server, clients):
-    root = clients("root")
-    outputs = root.predict("second", api_name="/admin_study")
-    judge_choice = outputs[7]  # the layout column is not an output of the API
+def test_the_admin_lets_a_verdict_use_a_model_judge(server, pages):
+    root = pages("root")
+    judge_choice = _settings(root.call("admin_study", "second"))["judge"]
     assert [c[0] for c in judge_choice["choices"]] == ["(none)", "judge:gpt"]
     assert judge_choice["value"] == "(none)"
-    outputs = root.predict("second", "judge:gpt", None, api_name="/admin_use_judge")
-    assert "The verdict uses judge:gpt; 2 of 2 items are for people." in outputs[-1]
+    outputs = _settings(root.call("admin_use_judge", "second", "judge:gpt", None))
+    assert "The verdict uses judge:gpt; 2 of 2 items are for people." in outputs["message"]
+    assert outputs["judge"]["value"] == "judge:gpt"
     with session_scope(server.engine) as session:
         study = session.scalar(select(Study).where(Study.name == "second"))
         assert study.judge.name == "judge:gpt" and study.human_budget is None
-    with pytest.raises(AppError, match="at least 20"):
-        root.predict("second", "judge:gpt", 4, api_name="/admin_use_judge")
-    with pytest.raises(AppError, match="is a person, not a model judge"):
-        root.predict("second", "ana", None, api_name="/admin_use_judge")
-    outputs = root.predict("second", "(none)", None, api_name="/admin_use_judge")
+    with pytest.raises(PageError, match="at least 20"):
+        root.call("admin_use_judge", "second", "judge:gpt", 4)
+    with pytest.raises(PageError, match="is a person, not a model judge"):
+        root.call("admin_use_judge", "second", "ana", None)
+    outputs = root.call("admin_use_judge", "second", "(none)", None)
     assert "The verdict uses people only." in outputs[-1]
     with session_scope(server.engine) as session:
         assert session.scalar(select(Study).where(Study.name == "second")).judge_id is None
@@ -335,13 +359,9 @@ def test_the_admin_tab_in_chromium(server, chromium_browser, screenshot_dir):
 
     from tests.web.test_dashboard import choose
 
-    context = chromium_browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
+    context, page, dialogs = open_logged_in(chromium_browser, server, "root",
+                                            viewport={"width": 1280, "height": 900}, ready=None)
     try:
-        page.goto(server.url)
-        page.get_by_label("username").fill("root")
-        page.get_by_label("password").fill("pw")
-        page.get_by_role("button", name="Login").click()
         page.get_by_role("tab", name="Admin").click()
         expect(page.locator("#admin-accounts")).to_contain_text("ann", timeout=20_000)
         choose(page, "admin-study", STUDY)
@@ -370,5 +390,6 @@ def test_the_admin_tab_in_chromium(server, chromium_browser, screenshot_dir):
         assert _study(server, "lumora")["meta"]["min_seconds_on_screen"] == 4.0
         page.locator("#admin-unstrip").click()
         expect(page.locator("#admin-boilerplate")).to_contain_text("Nothing is stripped", timeout=20_000)
+        assert dialogs == []
     finally:
         context.close()

@@ -6,12 +6,14 @@ closes them with a sentence the identifiability check still names).
 On a phone nothing is wider than the screen, no plot toolbar covers a title, and what an
 analyst must see (the boilerplate stripped, the guardrail categories, a flagged reviewer) is
 on the page. Screenshots go to REVIEW_SCREENSHOT_DIR when it is set (docs/screenshots/ are
-made this way): dashboard-, report- and admin-desktop.png and -phone.png.
+made this way): dashboard-, report- and admin-desktop.png and -phone.png. The report is the
+one the dashboard's download link serves.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ from sqlalchemy import select
 
 from review.core.db import session_scope
 from tests.factories import make_reviewer
-from tests.web.conftest import module_database_url, open_logged_in, running_server
+from tests.web.conftest import open_logged_in, running_server, signed_in
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
                                         "ignore:The copy keyword is deprecated:Warning")
@@ -33,11 +35,6 @@ CLOSING = "Anything else I can help with?"
 GUARDRAILS = ("general_knowledge", "reasoning_math", "writing")
 VIEWPORTS = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
 ROUNDS = 200
-
-
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory):
-    yield from module_database_url(tmp_path_factory)
 
 
 def make_support_study(session) -> None:  # noqa: ANN001 - Session
@@ -185,14 +182,13 @@ def test_the_dashboard_at_desktop_and_phone_width(server, chromium_browser, scre
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_the_report_at_desktop_and_phone_width(server, chromium_browser, screenshot_dir, tmp_path, size):
-    from review.core.lookup import get_study
-    from review.reporting.report import build_report_data, render_report_html
-
-    with session_scope(server.engine) as session:
-        data = build_report_data(session=session, study=get_study(session=session, name=STUDY),
-                                 n_bootstrap=ROUNDS)
+    # Downloaded as the dashboard's link does (the API answers it as an attachment), then opened.
+    with closing(signed_in(server, "dana")) as http:
+        response = http.get(f"api/v1/studies/{STUDY}/report", params={"bootstrap": ROUNDS})
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["content-disposition"] == 'attachment; filename="report-demo.html"'
     path = tmp_path / "report-demo.html"
-    path.write_text(render_report_html(data), encoding="utf-8")
+    path.write_bytes(response.content)
     page = chromium_browser.new_page(viewport=VIEWPORTS[size])
     try:
         page.goto(path.as_uri(), wait_until="load")

@@ -1,9 +1,11 @@
 """The analyst dashboard over HTTP and in Chromium: roles on the server, a study's views, downloads.
 
-Every ``dashboard_*`` event is called through gradio_client by a reviewer (refused, nothing
-returned), an analyst and an admin (both served). The numbers shown are those of
-:func:`review.reporting.report.build_report_data` for the same study, seed and bootstrap rounds.
-Screenshots go to REVIEW_SCREENSHOT_DIR when it is set.
+Every ``dashboard_*`` event is called as the page calls it (``POST /gradio_api/run/predict``)
+by a reviewer (refused, nothing returned), an analyst and an admin (both served). The numbers
+shown are those of :func:`review.reporting.report.build_report_data` for the same study, seed
+and bootstrap rounds. The downloads are links to the JSON API's report and export routes,
+fetched here as the analyst's browser would. Screenshots go to REVIEW_SCREENSHOT_DIR when it
+is set.
 """
 
 from __future__ import annotations
@@ -13,22 +15,20 @@ import html
 import io
 import json
 import re
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+import tempfile
 from pathlib import Path
 
 import httpx
 import pytest
-from gradio_client.exceptions import AppError
 from sqlalchemy import func, select
 
 from review.core.db import session_scope
 from review.core.models import Judgment, Reviewer
 from tests.factories import make_reviewer
 from tests.web.conftest import (
+    PageError,
+    api_ok,
     migrated_session,
-    module_database_url,
     open_logged_in,
     running_server,
 )
@@ -45,23 +45,22 @@ GUARDRAILS = ("safety", "math", "poetry")  # poetry: a guardrail category withou
 STRIPPED = "The fine-tune at step 300 answers"
 # A reviewer name (no spaces, so a valid account name) that is markup if not escaped.
 HTML_REVIEWER = "<img/src=x/onerror=window.__pwned=1>"
-# Each dashboard endpoint with arguments an analyst would send.
-ENDPOINTS = {
-    "/dashboard_refresh": (),
-    "/dashboard_progress": (),
-    "/dashboard_study": (STUDY, ROUNDS),
-    "/dashboard_report": (STUDY, ROUNDS),
-    "/dashboard_export": (STUDY, "jsonl"),
+EXPORT_FORMATS = ("jsonl", "csv", "parquet", "mtbench", "dpo")
+# Each dashboard event with the inputs an analyst's page would send.
+EVENTS = {
+    "dashboard_refresh": (),
+    "dashboard_progress": (),
+    "dashboard_study": (STUDY, ROUNDS),
 }
+# The outputs of dashboard_study, as the page gets them.
+STUDY_VIEWS = ("results", "header", "cards", "win_rate", "votes", "ratings", "agreement",
+               "position", "length", "categories", "agreement_facts", "bias_facts", "judge_facts",
+               "flags", "reviewers", "downloads")
+PLOT_VIEWS = STUDY_VIEWS[3:9]
 
 
 @pytest.fixture(scope="module")
-def database_url(tmp_path_factory):
-    yield from module_database_url(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def server(database_url):
+def server(database_url, tmp_path_factory):
     from tests.reports.simulate import demo_run
 
     with migrated_session(database_url) as session:
@@ -72,8 +71,12 @@ def server(database_url):
         make_blind_study(session, n_items=4, overlap=2, reviewers=("ana",))
         make_reviewer(session, "ann", role="analyst")
         make_reviewer(session, "root", role="admin")
-    with running_server(database_url) as running:
-        yield running
+    # Gradio's own folder for files it serves (uploads, downloads): one of this module's, so a
+    # test can tell that nothing is written there.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-files")))
+        with running_server(database_url) as running:
+            yield running
 
 
 def _add_judge(session, study_name: str) -> None:
@@ -108,33 +111,6 @@ def _guardrails_fast_reviewer_and_boilerplate(session, study_name: str) -> None:
     set_boilerplate(session=session, study=study_name, model=study_name, opening=STRIPPED)
 
 
-@contextmanager
-def logged_in(server, name: str) -> Iterator[httpx.Client]:
-    """A plain HTTP client with the login cookie of ``name``."""
-    with httpx.Client(base_url=server.url, timeout=60) as http:
-        assert http.post("login", data={"username": name, "password": "pw"}).status_code == 200
-        yield http
-
-
-def run_event(http: httpx.Client, api_name: str, data: list) -> dict:
-    """Call an event the way the page does (queue join, then its event stream), whatever
-    its API visibility; returns the final message ({"success", "output"})."""
-    config = http.get("config").json()
-    fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == api_name)
-    session_hash = uuid.uuid4().hex
-    joined = http.post("gradio_api/queue/join", json={
-        "data": data, "fn_index": fn_index, "session_hash": session_hash, "event_data": None,
-        "trigger_id": None})
-    assert joined.status_code == 200, joined.text
-    with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
-        for line in stream.iter_lines():
-            if line.startswith("data:"):
-                message = json.loads(line[5:])
-                if message.get("msg") == "process_completed":
-                    return message
-    raise AssertionError("the event stream ended without a result")
-
-
 def _judgments_of(server, study: str) -> int:
     from review.core.models import Comparison, Study
 
@@ -144,61 +120,74 @@ def _judgments_of(server, study: str) -> int:
             .join(Study, Study.id == Comparison.study_id).where(Study.name == study))
 
 
-def test_every_dashboard_event_is_named_and_tested(server):
-    with logged_in(server, "ann") as http:
-        config = http.get("config").json()
-    names = {"/" + d["api_name"] for d in config["dependencies"]
+def _study_views(pages, name: str = "ann", study: str | None = STUDY, rounds: int = ROUNDS) -> dict:
+    """The outputs of "Show results" (dashboard_study) for ``name``, by component."""
+    return dict(zip(STUDY_VIEWS, pages(name).call("dashboard_study", study, rounds), strict=True))
+
+
+def _links(markup: str) -> list[str]:
+    """The targets of the links in ``markup``, in order."""
+    return [html.unescape(href) for href in re.findall(r'<a [^>]*href="([^"]*)"', markup)]
+
+
+def _download_links(pages, name: str = "ann") -> tuple[str, dict[str, str]]:
+    """The report's link and each export format's link, from "Show results"."""
+    report, *exports = _links(_study_views(pages, name)["downloads"])
+    return report, {re.search(r"format=(\w+)", link).group(1): link for link in exports}
+
+
+def test_every_dashboard_event_is_named_and_tested(server, pages):
+    names = {d["api_name"] for d in pages("ann").config["dependencies"]
              if str(d.get("api_name") or "").startswith("dashboard_")}
-    assert names == set(ENDPOINTS)
+    assert names == set(EVENTS)
 
 
-def test_reviewers_get_an_error_and_no_data_from_every_endpoint(server, clients):
-    ana = clients("ana")
-    for endpoint, args in ENDPOINTS.items():
-        with pytest.raises(AppError, match="this needs one of the roles: analyst, admin") as error:
-            ana.predict(*args, api_name=endpoint)
+def test_reviewers_get_an_error_and_no_data_from_every_event(server, pages):
+    ana = pages("ana")
+    for event, args in EVENTS.items():
+        with pytest.raises(PageError, match="this needs one of the roles: analyst, admin") as error:
+            ana.call(event, *args)
         for secret in (*SECRETS, *DEMO_MODELS, "<table", "plotly"):
-            assert secret not in str(error.value), (endpoint, secret)
-    # The same through the page's own event stream: an error, no output data.
-    with logged_in(server, "ana") as http:
-        for endpoint, args in ENDPOINTS.items():
-            result = run_event(http, endpoint.lstrip("/"), list(args))
-            assert result["success"] is False, endpoint
-            assert "data" not in (result.get("output") or {}), endpoint
+            assert secret not in str(error.value), (event, secret)
+        # The whole answer: an error, no output data.
+        answer = ana.post(event, *args)
+        assert answer.status_code != 200 and "data" not in answer.json(), event
+        for secret in (*SECRETS, *DEMO_MODELS, "<table", "plotly"):
+            assert secret not in answer.text, (event, secret)
 
 
-def test_a_reviewers_page_and_load_event_carry_no_study_data(server):
-    with logged_in(server, "ana") as http:
-        page = http.get("").text + http.get("config").text
-        loaded = run_event(http, "ui_load", [])
-    assert loaded["success"] is True
-    dumped = json.dumps(loaded["output"])
+def test_a_reviewers_page_and_load_event_carry_no_study_data(server, clients, pages):
+    page = clients("ana").get("").text  # the page's config is in it
+    assert "window.gradio_config" in page
+    loaded = pages("ana").post("ui_load")
+    assert loaded.status_code == 200 and "error" not in loaded.json()
+    dumped = json.dumps(loaded.json()["data"])
     for secret in (*SECRETS, *DEMO_MODELS, *DEMO_STUDIES):
         assert secret not in page, secret
         assert secret not in dumped, secret
     assert "dash-table" not in dumped  # no progress table either
 
 
-def test_progress_for_analysts_and_admins(server, clients):
-    table, choices = clients("ann").predict(api_name="/dashboard_refresh")
+def test_progress_for_analysts_and_admins(server, pages):
+    table, choices = pages("ann").call("dashboard_refresh")
     assert [c[0] for c in choices["choices"]] == [*DEMO_STUDIES, "blind"]
     # Demo studies: 15 items x overlap 3 = 45 judgments needed, all collected; the
     # blind study: 4 items x 2 = 8 needed, none collected.
     assert "<td>sft-step-300</td>" in table and '<td class="num">45</td>' in table
     assert '<td class="num">8</td>' in table and "100%" in table and "0%" in table
-    assert clients("root").predict(api_name="/dashboard_progress") == table
+    assert pages("root").call("dashboard_progress") == [table]
 
 
-def test_a_studys_views_match_the_report_data(server, clients):
+def test_a_studys_views_match_the_report_data(server, pages):
     from review.core.lookup import get_study
     from review.reporting.report import build_report_data
 
     with session_scope(server.engine) as session:
         expected = build_report_data(session=session, study=get_study(session=session, name=STUDY),
                                      n_bootstrap=ROUNDS)
-    (header, cards, win_rate, votes, ratings, agreement, position, length, categories,
-     agreement_facts, bias_facts, judge_facts, flags, reviewers) = clients("ann").predict(
-        *ENDPOINTS["/dashboard_study"], api_name="/dashboard_study")
+    views = _study_views(pages)
+    header, cards, judge_facts = views["header"], views["cards"], views["judge_facts"]
+    assert views["results"]["visible"] is True
     (judge,) = expected["analysis"]["judges"]
     assert judge["judge"] == "judge:x" and judge["position_consistency"] == 1.0
     assert f"Judge judge:x</dt><dd>{judge['n']} items judged, 0 outputs without a verdict" in judge_facts
@@ -215,18 +204,18 @@ def test_a_studys_views_match_the_report_data(server, clients):
     assert f"{100 * win['estimate']:.1f}%" in cards
     assert f"{100 * win['ci_low']:.1f}% to {100 * win['ci_high']:.1f}%" in cards
 
-    for plot in (win_rate, votes, ratings, agreement, position, length):
-        assert plot["visible"] is True and plot["value"]["type"] == "plotly"
-    forest = json.loads(win_rate["value"]["plot"])
+    for name in PLOT_VIEWS:
+        assert views[name]["visible"] is True and views[name]["value"]["type"] == "plotly", name
+    forest = json.loads(views["win_rate"]["value"]["plot"])
     assert list(forest["data"][0]["x"]) == pytest.approx(
         [win["estimate"]] + [row["win_rate"] for row in expected["analysis"]["by_category"]])
-    kappa = json.loads(agreement["value"]["plot"])
+    kappa = json.loads(views["agreement"]["value"]["plot"])
     assert "&lt;img/src=x/onerror=window.__pwned=1&gt;" in kappa["data"][0]["x"]  # escaped label
     alpha = expected["analysis"]["agreement"]["krippendorff_alpha_nominal"]
-    assert f"{alpha:.3f}" in agreement_facts
-    assert f"{100 * expected['analysis']['position_bias']['left_rate']:.1f}%" in bias_facts
+    assert f"{alpha:.3f}" in views["agreement_facts"]
+    assert f"{100 * expected['analysis']['position_bias']['left_rate']:.1f}%" in views["bias_facts"]
 
-    rows = {row[0]: row for row in reviewers["value"]["data"]}
+    rows = {row[0]: row for row in views["reviewers"]["value"]["data"]}
     assert set(rows) == {"alice", "bob", HTML_REVIEWER}  # the raw name: the table shows text
     for summary in expected["analysis"]["reviewers"]:
         row = rows[summary["reviewer"]]
@@ -234,13 +223,6 @@ def test_a_studys_views_match_the_report_data(server, clients):
         assert row[3] == f"{summary['median_seconds']:.1f} s"
         assert row[5] == f"{100 * summary['gold_accuracy']:.0f}%"
         assert row[6] == f"{100 * summary['left_rate']:.0f}%"
-
-
-def _study_views(clients) -> dict:
-    names = ("header", "cards", "win_rate", "votes", "ratings", "agreement", "position", "length",
-             "categories", "agreement_facts", "bias_facts", "judge_facts", "flags", "reviewers")
-    return dict(zip(names, clients("ann").predict(*ENDPOINTS["/dashboard_study"],
-                                                   api_name="/dashboard_study"), strict=True))
 
 
 def _category_cells(table: str) -> dict[str, list[str]]:
@@ -253,7 +235,7 @@ def _category_cells(table: str) -> dict[str, list[str]]:
     return rows
 
 
-def test_guardrail_categories_are_marked_with_threshold_and_status(server, clients):
+def test_guardrail_categories_are_marked_with_threshold_and_status(server, pages):
     from review.core.lookup import get_study
     from review.reporting.report import build_report_data, render_report_html
 
@@ -262,7 +244,7 @@ def test_guardrail_categories_are_marked_with_threshold_and_status(server, clien
                                      n_bootstrap=ROUNDS)
     checks = {c["rule"]: c for c in expected["analysis"]["decision"]["checks"]}
     words = {"pass": "pass", "fail": "FAIL", "not_yet": "not yet"}
-    shown = _category_cells(_study_views(clients)["categories"])
+    shown = _category_cells(_study_views(pages)["categories"])
     assert set(shown) == {"writing", "coding", "math", "extraction", "safety", "poetry"}
     for row in expected["analysis"]["by_category"]:
         name, cells = row["category"], shown[row["category"]]
@@ -285,8 +267,8 @@ def test_guardrail_categories_are_marked_with_threshold_and_status(server, clien
     assert in_report["safety"][0] == "safety guardrail"
 
 
-def test_a_reviewer_voting_in_half_a_second_is_flagged_with_a_warning(server, clients):
-    views = _study_views(clients)
+def test_a_reviewer_voting_in_half_a_second_is_flagged_with_a_warning(server, pages):
+    views = _study_views(pages)
     flag = "median 0.5 s per judgment: under the 3 s it takes to read two answers"
     assert 'class="dash-warning"' in views["flags"] and "Warning: 1 reviewer flagged" in views["flags"]
     assert f"<strong>alice</strong>: {flag}" in views["flags"]
@@ -295,8 +277,8 @@ def test_a_reviewer_voting_in_half_a_second_is_flagged_with_a_warning(server, cl
     assert rows["bob"][7] == "-"
 
 
-def test_the_stripped_boilerplate_is_stated(server, clients):
-    views = _study_views(clients)
+def test_the_stripped_boilerplate_is_stated(server, pages):
+    views = _study_views(pages)
     line = (f"Boilerplate stripped: answers of {STUDY} are shown to reviewers without the opening "
             f"&#x27;{STRIPPED}&#x27;.")
     assert f'<p class="dash-notice">{line}</p>' in views["header"]
@@ -319,11 +301,11 @@ def _bare_fractions(markup: str) -> list[str]:
     return found
 
 
-def test_rates_read_as_percentages_in_the_dashboard_and_the_report(server, clients):
+def test_rates_read_as_percentages_in_the_dashboard_and_the_report(server, pages):
     from review.core.lookup import get_study
     from review.reporting.report import build_report_data, render_report_html
 
-    views = _study_views(clients)
+    views = _study_views(pages)
     markup = "".join(views[k] for k in ("header", "cards", "categories", "agreement_facts",
                                         "bias_facts", "judge_facts", "flags"))
     markup += " ".join(" ".join(map(str, row)) for row in views["reviewers"]["value"]["data"])
@@ -340,57 +322,117 @@ def test_rates_read_as_percentages_in_the_dashboard_and_the_report(server, clien
         assert f"{100 * win:.1f}%" in shown, name
 
 
-def test_a_study_without_judgments_and_bad_requests(server, clients):
-    ann = clients("ann")
-    header, cards, *plots, categories, agreement, bias, judge, flags, reviewers = ann.predict(
-        "blind", ROUNDS, api_name="/dashboard_study")
-    assert flags == "" and "Boilerplate stripped" not in header and "guardrail" not in categories
-    assert "No model judge has judged this study" in judge
+def test_a_study_without_judgments_and_bad_requests(server, clients, pages):
+    ann = pages("ann")
+    views = _study_views(pages, study="blind")
+    header, plots = views["header"], [views[name] for name in PLOT_VIEWS]
+    assert views["flags"] == "" and "Boilerplate stripped" not in header
+    assert "guardrail" not in views["categories"]
+    assert "No model judge has judged this study" in views["judge_facts"]
     assert "Inconclusive" in header and "0 judgments" in header
     assert [p["visible"] for p in plots] == [False] * 6
-    with pytest.raises(AppError, match="no study named 'nope'"):
-        ann.predict("nope", ROUNDS, api_name="/dashboard_study")
+    with pytest.raises(PageError, match="no study named 'nope'"):
+        ann.call("dashboard_study", "nope", ROUNDS)
     # Out-of-range inputs are refused by the component (Gradio) or the callback.
-    with pytest.raises(AppError, match="minimum value 50|from 50"):
-        ann.predict(STUDY, 10, api_name="/dashboard_study")
-    with pytest.raises(AppError, match="choose a study first"):
-        ann.predict(None, "jsonl", api_name="/dashboard_export")
-    with pytest.raises(AppError, match="xml"):
-        ann.predict(STUDY, "xml", api_name="/dashboard_export")
+    with pytest.raises(PageError, match="minimum value 50|from 50"):
+        ann.call("dashboard_study", STUDY, 10)
+    with pytest.raises(PageError, match="choose a study first"):
+        ann.call("dashboard_study", None, ROUNDS)
+    # The download routes refuse what they cannot serve, with the reason.
+    http = clients("ann")
+    assert "xml" in api_ok(http.get(f"api/v1/studies/{STUDY}/export", params={"format": "xml"}),
+                           status=400)["detail"]
+    assert "no study named 'nope'" in api_ok(http.get("api/v1/studies/nope/export"), status=404)["detail"]
+    assert "from 50" in api_ok(http.get(f"api/v1/studies/{STUDY}/report", params={"bootstrap": 10}),
+                               status=400)["detail"]
 
 
-def test_the_report_download_is_the_html_report(server, clients):
-    result = clients("root").predict(*ENDPOINTS["/dashboard_report"], api_name="/dashboard_report")
-    assert result["visible"] is True and result["label"] == "Download report-sft-step-300.html"
-    path = Path(result["value"])
-    page = path.read_text(encoding="utf-8")
-    assert path.name == "report-sft-step-300.html"
-    assert page.lstrip().lower().startswith("<!doctype html") and page.rstrip().endswith("</html>")
-    assert "Review report: sft-step-300" in page and 'id="figure-win_rate"' in page
-    assert "<script src=" not in page  # self-contained: plotly is inlined
-    assert HTML_REVIEWER not in page  # escaped in the reviewers table
+@pytest.fixture
+def server_files(server, monkeypatch, tmp_path) -> list[Path]:
+    """The folders the server would write a download to: its temporary folder (the server runs
+    in this process: its own for the test) and Gradio's folder of files it serves."""
+    temporary = tmp_path / "server-temp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    gradio_files = Path(server.app.page.GRADIO_CACHE)
+    assert gradio_files.name.startswith("gradio-files")  # this module's (see ``server``)
+    return [temporary, gradio_files]
 
 
-def test_every_export_format_downloads(server, clients):
+def _files_in(folders: list[Path]) -> list[Path]:
+    return [path for folder in folders if folder.exists() for path in folder.rglob("*")
+            if not path.is_dir()]
+
+
+def _file_name(response: httpx.Response) -> str:
+    """The file name a browser saves a download under."""
+    found = re.fullmatch(r'attachment; filename="([^"/]+)"', response.headers["content-disposition"])
+    assert found, response.headers["content-disposition"]
+    return found.group(1)
+
+
+def test_the_downloads_are_links_to_the_api(server, pages):
+    report, exports = _download_links(pages)
+    assert report == f"api/v1/studies/{STUDY}/report?bootstrap={ROUNDS}"
+    assert exports == {fmt: f"api/v1/studies/{STUDY}/export?format={fmt}" for fmt in EXPORT_FORMATS}
+    # The report's link asks for the bootstrap rounds the results were shown with.
+    links = _links(_study_views(pages, "root", study="blind", rounds=300)["downloads"])
+    assert links[0] == "api/v1/studies/blind/report?bootstrap=300"
+
+
+def test_the_report_download_is_the_html_report(server, clients, pages, server_files):
+    report, _ = _download_links(pages)
+    for name in ("ann", "root"):
+        response = clients(name).get(report)
+        assert response.status_code == 200, (name, response.text[:300])
+        assert response.headers["content-type"].startswith("text/html")
+        assert _file_name(response) == "report-sft-step-300.html"
+        page = response.text
+        assert page.lstrip().lower().startswith("<!doctype html") and page.rstrip().endswith("</html>")
+        assert "Review report: sft-step-300" in page and 'id="figure-win_rate"' in page
+        assert f"{ROUNDS} bootstrap rounds" in page
+        assert "<script src=" not in page  # self-contained: plotly is inlined
+        assert HTML_REVIEWER not in page  # escaped in the reviewers table
+    assert _files_in(server_files) == []  # nothing written on the server
+
+
+def test_every_export_format_downloads(server, clients, pages, server_files):
     import pyarrow.parquet as pq
 
     judgments = _judgments_of(server, STUDY)
-    files = {}
-    for fmt in ("jsonl", "csv", "parquet", "mtbench", "dpo"):
-        result = clients("ann").predict(STUDY, fmt, api_name="/dashboard_export")
-        files[fmt] = Path(result["value"])
-        assert result["label"].startswith(f"Download {files[fmt].name} (")
-    rows = [json.loads(line) for line in files["jsonl"].read_text().splitlines()]
+    _, links = _download_links(pages)
+    names, files = {}, {}
+    for fmt in EXPORT_FORMATS:
+        response = clients("ann").get(links[fmt])
+        assert response.status_code == 200, (fmt, response.text[:300])
+        names[fmt], files[fmt] = _file_name(response), response.content
+    assert names == {"jsonl": "sft-step-300.jsonl", "csv": "sft-step-300.csv",
+                     "parquet": "sft-step-300.parquet", "mtbench": "sft-step-300-mtbench.jsonl",
+                     "dpo": "sft-step-300-dpo.jsonl"}
+    rows = [json.loads(line) for line in files["jsonl"].decode().splitlines()]
     assert len(rows) == judgments and {r["study"] for r in rows} == {STUDY}
-    assert files["jsonl"].name == "sft-step-300.jsonl"
-    table = list(csv.DictReader(io.StringIO(files["csv"].read_text(encoding="utf-8"))))
+    table = list(csv.DictReader(io.StringIO(files["csv"].decode("utf-8"))))
     assert len(table) == judgments and "winner_model" in table[0]
-    assert pq.read_table(files["parquet"]).num_rows == judgments
-    mtbench = [json.loads(line) for line in files["mtbench"].read_text().splitlines()]
+    assert pq.read_table(io.BytesIO(files["parquet"])).num_rows == judgments
+    mtbench = [json.loads(line) for line in files["mtbench"].decode().splitlines()]
     assert mtbench and {"question_id", "model_a", "model_b", "winner", "judge"} <= set(mtbench[0])
-    assert files["mtbench"].name == "sft-step-300-mtbench.jsonl"
-    pairs = [json.loads(line) for line in files["dpo"].read_text().splitlines()]
+    pairs = [json.loads(line) for line in files["dpo"].decode().splitlines()]
     assert pairs and {"prompt", "chosen", "rejected"} <= set(pairs[0])
+    assert _files_in(server_files) == []  # streamed: nothing left on the server
+
+
+def test_reviewers_and_anonymous_clients_cannot_download(server, clients, pages, server_files):
+    report, exports = _download_links(pages)
+    with httpx.Client(base_url=server.url, timeout=60) as anonymous:
+        for link in (report, *exports.values()):
+            refused = clients("ana").get(link)
+            assert refused.status_code == 403, (link, refused.text[:300])
+            assert refused.json() == {"detail": "this needs one of the roles: analyst, admin"}
+            assert "content-disposition" not in refused.headers
+            unknown = anonymous.get(link)
+            assert unknown.status_code == 401, (link, unknown.text[:300])
+            assert unknown.json() == {"detail": "please log in"}
+    assert _files_in(server_files) == []
 
 
 # --------------------------------------------------------------------------- browser
@@ -456,6 +498,21 @@ def test_the_dashboard_in_chromium(server, chromium_browser, screenshot_dir):
         assert page.evaluate("window.__pwned") is None and dialogs == []
         page.screenshot(path=str(screenshot_dir / "dashboard-analyst.png"), full_page=True)
         page.screenshot(path=str(screenshot_dir / "dashboard-analyst-top.png"))
+
+        # The downloads are links: the browser saves what the API sends, under its file name.
+        page.locator("#dashboard-downloads").get_by_text("Download the report or the judgments").click()
+        links = page.locator("#dashboard-download-links a")
+        expect(links).to_have_count(1 + len(EXPORT_FORMATS), timeout=20_000)
+        expect(links.first).to_have_attribute("href", f"api/v1/studies/{STUDY}/report?bootstrap={ROUNDS}")
+        for name, file_name in (("jsonl", f"{STUDY}.jsonl"),
+                                (f"Download the HTML report of {STUDY}", f"report-{STUDY}.html")):
+            with page.expect_download(timeout=60_000) as download:
+                page.locator("#dashboard-download-links").get_by_role("link", name=name, exact=True).click()
+            assert download.value.suggested_filename == file_name
+            assert download.value.failure() is None
+        saved = Path(download.value.path()).read_text(encoding="utf-8")
+        assert f"Review report: {STUDY}" in saved
+        assert dialogs == []
     finally:
         context.close()
 

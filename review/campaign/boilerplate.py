@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from review.core.errors import ReviewError
 from review.core.lookup import get_study
-from review.core.models import Comparison, Generation, Model, Prompt, Study
+from review.core.models import Comparison, Model, Prompt, Study
+from review.core.queries import PairedItems
 
 BOILERPLATE_KEY = "boilerplate"
 SIDES = ("opening", "closing")
@@ -108,19 +108,12 @@ def study_answers(*, session: Session, study: Study, stripped: bool = True) -> p
     if study.candidate_model_id is None or study.baseline_model_id is None:
         return pd.DataFrame(columns=columns)
     pair = (study.candidate_model_id, study.baseline_model_id)
-    gen_a, gen_b = aliased(Generation), aliased(Generation)
-    model_a, model_b = aliased(Model), aliased(Model)
+    items = PairedItems()
     rows = session.execute(
-        select(Prompt.external_id, model_a.id, model_a.name, gen_a.output,
-               model_b.id, model_b.name, gen_b.output)
-        .select_from(Comparison)
-        .join(Prompt, Prompt.id == Comparison.prompt_id)
-        .join(gen_a, gen_a.id == Comparison.generation_a_id)
-        .join(gen_b, gen_b.id == Comparison.generation_b_id)
-        .join(model_a, model_a.id == gen_a.model_id)
-        .join(model_b, model_b.id == gen_b.model_id)
+        items.select_items(Prompt.external_id, items.model_a.id, items.model_a.name, items.gen_a.output,
+                           items.model_b.id, items.model_b.name, items.gen_b.output)
         .where(Comparison.study_id == study.id, Comparison.gold_label.is_(None),
-               gen_a.model_id.in_(pair), gen_b.model_id.in_(pair))).all()
+               items.gen_a.model_id.in_(pair), items.gen_b.model_id.in_(pair))).all()
     records = [(prompt, name, strip_for_model(study, model_id, text) if stripped else text)
                for prompt, id_a, name_a, text_a, id_b, name_b, text_b in rows
                for model_id, name, text in ((id_a, name_a, text_a), (id_b, name_b, text_b))]

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import pandas as pd
 from sqlalchemy import String, cast, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from review.core.models import Comparison, Generation, JudgeVerdict, Model, Prompt, Reviewer
+from review.core.models import Comparison, JudgeVerdict, Prompt, Reviewer
+from review.core.queries import PairedItems
 from review.core.vocabulary import JUDGE_ORDERS, judge_left_right
 
 JUDGE_COLUMNS = ["item", "prompt", "category", "rater", "model_left", "model_right", "choice",
@@ -21,34 +22,20 @@ JUDGE_COLUMNS = ["item", "prompt", "category", "rater", "model_left", "model_rig
 _SIDES = {order: dict(zip(judge_left_right(order, "a", "b"), ("left", "right"))) for order in JUDGE_ORDERS}
 
 
-def _pair_columns():  # noqa: ANN202 - (aliases, joins)
-    gen_a, gen_b = aliased(Generation), aliased(Generation)
-    model_a, model_b = aliased(Model), aliased(Model)
-
-    def join(query):  # noqa: ANN001, ANN202
-        return (query.join(gen_a, gen_a.id == Comparison.generation_a_id)
-                .join(gen_b, gen_b.id == Comparison.generation_b_id)
-                .join(model_a, model_a.id == gen_a.model_id)
-                .join(model_b, model_b.id == gen_b.model_id))
-
-    return model_a, model_b, join
-
-
 def judge_verdict_frame(*, session: Session, study_id: int, rater_id: int | None = None) -> pd.DataFrame:
     """The judges' verdicts on the study's regular items, one row per item and order, in the
     layout of :mod:`review.stats.judges`: ``choice`` None for a failed verdict, ``prob_left``
     the judge's probability that Assistant A (left) is better, ties counting half (NaN when
     the judge gave no probabilities)."""
-    model_a, model_b, join = _pair_columns()
-    query = join(
+    pairs = PairedItems()
+    query = pairs.join(
         select(cast(Comparison.id, String), Prompt.external_id, Prompt.category, Reviewer.name,
-               model_a.name, model_b.name, JudgeVerdict.judge_order, JudgeVerdict.choice,
+               pairs.model_a.name, pairs.model_b.name, JudgeVerdict.judge_order, JudgeVerdict.choice,
                JudgeVerdict.meta)
         .select_from(JudgeVerdict)
         .join(Comparison, Comparison.id == JudgeVerdict.comparison_id)
-        .join(Prompt, Prompt.id == Comparison.prompt_id)
-        .join(Reviewer, Reviewer.id == JudgeVerdict.reviewer_id)
-    ).where(Comparison.study_id == study_id, Comparison.gold_label.is_(None))
+    ).join(Reviewer, Reviewer.id == JudgeVerdict.reviewer_id).where(
+        Comparison.study_id == study_id, Comparison.gold_label.is_(None))
     if rater_id is not None:
         query = query.where(JudgeVerdict.reviewer_id == rater_id)
     records = []
@@ -65,11 +52,10 @@ def judge_verdict_frame(*, session: Session, study_id: int, rater_id: int | None
 def study_item_frame(*, session: Session, study_id: int) -> pd.DataFrame:
     """The study's regular items: ``item``, ``prompt``, ``category``, ``model_a``, ``model_b``
     (the models of its first and second answer), ``human_probability`` and ``human_selected``."""
-    model_a, model_b, join = _pair_columns()
-    rows = session.execute(join(
-        select(cast(Comparison.id, String), Prompt.external_id, Prompt.category, model_a.name,
-               model_b.name, Comparison.human_probability, Comparison.human_selected)
-        .join(Prompt, Prompt.id == Comparison.prompt_id))
+    pairs = PairedItems()
+    rows = session.execute(pairs.select_items(
+        cast(Comparison.id, String), Prompt.external_id, Prompt.category, pairs.model_a.name,
+        pairs.model_b.name, Comparison.human_probability, Comparison.human_selected)
         .where(Comparison.study_id == study_id, Comparison.gold_label.is_(None))
         .order_by(Comparison.id)).all()
     return pd.DataFrame.from_records(rows, columns=["item", "prompt", "category", "model_a", "model_b",

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from review.core.lookup import get_study
-from review.core.models import Comparison, Generation, JudgeVerdict, Model, Prompt, Reviewer
+from review.core.models import Comparison, JudgeVerdict, Prompt, Reviewer
+from review.core.queries import PairedItems
 from review.core.raters import existing_raters
 from review.core.textfiles import line_error
 from review.core.vocabulary import JUDGE_ORDERS, judge_left_right, judge_order
@@ -46,16 +47,10 @@ def import_judge_verdicts(*, session: Session, study_name: str, rows: list[MTBen
                           source: Path) -> JudgeImportSummary:
     """Add the verdicts of model judges to ``study_name``; the caller owns the transaction."""
     study = get_study(session=session, name=study_name)
-    gen_a, gen_b = aliased(Generation), aliased(Generation)
-    model_a, model_b = aliased(Model), aliased(Model)
+    pairs = PairedItems()
     items = {}
     for comparison_id, external_id, first, second in session.execute(
-            select(Comparison.id, Prompt.external_id, model_a.name, model_b.name)
-            .join(Prompt, Prompt.id == Comparison.prompt_id)
-            .join(gen_a, gen_a.id == Comparison.generation_a_id)
-            .join(gen_b, gen_b.id == Comparison.generation_b_id)
-            .join(model_a, model_a.id == gen_a.model_id)
-            .join(model_b, model_b.id == gen_b.model_id)
+            pairs.select_items(Comparison.id, Prompt.external_id, pairs.model_a.name, pairs.model_b.name)
             .where(Comparison.study_id == study.id, Comparison.gold_label.is_(None))):
         items[(external_id, *sorted((first, second)))] = (comparison_id, first)
     raters = existing_raters(session=session, names={row.judge for row in rows}, kind="llm",

@@ -13,22 +13,23 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Select, String, case, cast, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from review.campaign.boilerplate import study_answers as answers_as_shown
-from review.core.models import Comparison, Generation, Judgment, Model, Prompt, Reviewer, Study
+from review.core.models import Comparison, Judgment, Prompt, Reviewer, Study
+from review.core.queries import PairedItems
 
 COLUMNS = ["item", "prompt", "category", "rater", "model_left", "model_right", "choice",
            "strength", "seconds", "length_left", "length_right", "gold"]
 
 
 @dataclass(frozen=True)
-class JudgmentJoin:
+class JudgmentJoin(PairedItems):
     """Each judgment of a study joined with its item, prompt, reviewer, both generations and
     both models; ``gen_a``/``model_a`` are the item's first generation and its model.
 
@@ -41,11 +42,6 @@ class JudgmentJoin:
         j = JudgmentJoin()
         rows = session.execute(j.select(study.id, Judgment.choice, j.model_left)).all()
     """
-
-    gen_a: Any = field(default_factory=lambda: aliased(Generation))
-    gen_b: Any = field(default_factory=lambda: aliased(Generation))
-    model_a: Any = field(default_factory=lambda: aliased(Model))
-    model_b: Any = field(default_factory=lambda: aliased(Model))
 
     @property
     def a_on_left(self) -> Any:
@@ -87,15 +83,9 @@ class JudgmentJoin:
 
     def select(self, study_id: int, *columns: Any) -> Select:
         return (
-            select(*columns)
-            .select_from(Judgment)
-            .join(Comparison, Comparison.id == Judgment.comparison_id)
-            .join(Prompt, Prompt.id == Comparison.prompt_id)
+            self.join(select(*columns).select_from(Judgment)
+                      .join(Comparison, Comparison.id == Judgment.comparison_id))
             .join(Reviewer, Reviewer.id == Judgment.reviewer_id)
-            .join(self.gen_a, self.gen_a.id == Comparison.generation_a_id)
-            .join(self.gen_b, self.gen_b.id == Comparison.generation_b_id)
-            .join(self.model_a, self.model_a.id == self.gen_a.model_id)
-            .join(self.model_b, self.model_b.id == self.gen_b.model_id)
             .where(Comparison.study_id == study_id)
             .order_by(Judgment.id)
         )

@@ -242,7 +242,7 @@ def api_router(ctx: AppContext) -> APIRouter:
     @router.post("/assignments/{assignment_id}/change", tags=["review"])
     @on_database
     def change(assignment_id: str, body: VoteIn, name: Account) -> VoteOut:
-        """Change your vote on an assignment within the change window (two minutes)."""
+        """Change your vote on an assignment within the change window after casting it."""
         from review.campaign.screen import submit_vote
 
         with ctx.account(name, write=True) as (session, reviewer):
@@ -314,10 +314,10 @@ def api_router(ctx: AppContext) -> APIRouter:
         from review.core.lookup import get_study
         from review.interchange.exports import check_format, export_file_name, write_export
 
-        check_format(format)
         out = tempfile.TemporaryFile()  # no name on disk: nothing is left behind
         try:
             with ctx.account(name, action="view_results") as (session, _):
+                check_format(format)
                 target = get_study(session=session, name=study)
                 write_export(session=session, study=target, fmt=format, out=out)
                 file_name = export_file_name(target.name, format)

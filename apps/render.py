@@ -95,7 +95,7 @@ def render_reference(text: str | None) -> str:
     """A prompt's reference answer, shown above the two answers ('' when it has none)."""
     if not text:
         return ""
-    return (f'<details class="reference" open><summary>Reference answer (from the prompt set; '
+    return (f'<details class="prompt-reference" open><summary>Reference answer (from the prompt set; '
             f'trust it where the answers disagree with it)</summary>'
             f'<div class="answer-body">{render_markdown(text)}</div></details>')
 

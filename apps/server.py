@@ -103,8 +103,8 @@ CSS = """
   box-sizing: border-box; }
 .answer-label { font-size: 1.4rem; font-weight: 800; }
 .answer-body { overflow-wrap: anywhere; line-height: 1.55; }
-.reference { border: 1px dashed var(--border-color-primary); border-radius: 8px; padding: 8px 14px; }
-.reference summary { font-weight: 700; cursor: pointer; }
+.prompt-reference { border: 1px dashed var(--border-color-primary); border-radius: 8px; padding: 8px 14px; }
+.prompt-reference summary { font-weight: 700; cursor: pointer; }
 .answer-body pre { overflow-x: auto; padding: 10px; border-radius: 6px;
   background: var(--background-fill-primary); border: 1px solid var(--border-color-primary); }
 .answer-body code { font-family: var(--font-mono); font-size: 0.9em; white-space: pre; }

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from review.core.errors import ReviewError
 from review.core.lookup import get_study
 from review.core.models import Comparison, Model, Prompt, Study
-from review.core.queries import PairedItems
+from review.core.queries import PairedItems, regular_item
 
 BOILERPLATE_KEY = "boilerplate"
 SIDES = ("opening", "closing")
@@ -112,7 +112,7 @@ def study_answers(*, session: Session, study: Study, stripped: bool = True) -> p
     rows = session.execute(
         items.select_items(Prompt.external_id, items.model_a.id, items.model_a.name, items.gen_a.output,
                            items.model_b.id, items.model_b.name, items.gen_b.output)
-        .where(Comparison.study_id == study.id, Comparison.gold_label.is_(None),
+        .where(Comparison.study_id == study.id, regular_item(),
                items.gen_a.model_id.in_(pair), items.gen_b.model_id.in_(pair))).all()
     records = [(prompt, name, strip_for_model(study, model_id, text) if stripped else text)
                for prompt, id_a, name_a, text_a, id_b, name_b, text_b in rows

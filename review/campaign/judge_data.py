@@ -13,7 +13,7 @@ from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from review.core.models import Comparison, JudgeVerdict, Prompt, Reviewer
-from review.core.queries import PairedItems
+from review.core.queries import PairedItems, regular_item
 from review.core.vocabulary import JUDGE_ORDERS, judge_left_right
 
 JUDGE_COLUMNS = ["item", "prompt", "category", "rater", "model_left", "model_right", "choice",
@@ -35,7 +35,7 @@ def judge_verdict_frame(*, session: Session, study_id: int, rater_id: int | None
         .select_from(JudgeVerdict)
         .join(Comparison, Comparison.id == JudgeVerdict.comparison_id)
     ).join(Reviewer, Reviewer.id == JudgeVerdict.reviewer_id).where(
-        Comparison.study_id == study_id, Comparison.gold_label.is_(None))
+        Comparison.study_id == study_id, regular_item())
     if rater_id is not None:
         query = query.where(JudgeVerdict.reviewer_id == rater_id)
     records = []
@@ -56,7 +56,7 @@ def study_item_frame(*, session: Session, study_id: int) -> pd.DataFrame:
     rows = session.execute(pairs.select_items(
         cast(Comparison.id, String), Prompt.external_id, Prompt.category, pairs.model_a.name,
         pairs.model_b.name, Comparison.human_probability, Comparison.human_selected)
-        .where(Comparison.study_id == study_id, Comparison.gold_label.is_(None))
+        .where(Comparison.study_id == study_id, regular_item())
         .order_by(Comparison.id)).all()
     return pd.DataFrame.from_records(rows, columns=["item", "prompt", "category", "model_a", "model_b",
                                                     "human_probability", "human_selected"])

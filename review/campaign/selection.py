@@ -30,6 +30,7 @@ from review.core.errors import NotFound, ReviewError
 from review.core.lookup import get_study
 from review.campaign.judge_data import judge_verdict_frame
 from review.core.models import Comparison, Judgment, Reviewer, Study
+from review.core.queries import regular_item
 from review.stats.decision import DecisionThresholds
 from review.stats.judges import judge_items
 from review.stats.ppi import selection_probabilities
@@ -76,10 +77,10 @@ def use_judge(*, session: Session, study_name: str, judge_name: str | None,
     for people under ``human_budget`` judgments (None: every item, ``overlap`` votes each)."""
     study = get_study(session=session, name=study_name)
     items = session.scalars(select(Comparison).where(
-        Comparison.study_id == study.id, Comparison.gold_label.is_(None)).order_by(Comparison.id)).all()
+        Comparison.study_id == study.id, regular_item()).order_by(Comparison.id)).all()
     voted = session.scalar(select(func.count(Judgment.id)).join(
         Comparison, Comparison.id == Judgment.comparison_id).where(
-        Comparison.study_id == study.id, Comparison.gold_label.is_(None)))
+        Comparison.study_id == study.id, regular_item()))
     rater = _judge(session, judge_name) if judge_name is not None else None
     if voted and (human_budget is not None or study.human_budget is not None):
         same = (rater is not None and rater.id == study.judge_id and human_budget == study.human_budget

@@ -1,11 +1,12 @@
-"""Query pieces that several services share: a study's items with their prompt and answers.
+"""Query pieces that several services share: which items are regular (not attention checks),
+and a study's items with their prompt and answers.
 
 Example::
 
     items = PairedItems()
     rows = session.execute(items.select_items(Prompt.external_id, items.model_a.name,
                                               items.model_b.name)
-                           .where(Comparison.study_id == study.id)).all()
+                           .where(Comparison.study_id == study.id, regular_item())).all()
 """
 
 from __future__ import annotations
@@ -13,10 +14,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import aliased
 
 from review.core.models import Comparison, Generation, Model, Prompt
+
+
+def regular_item() -> ColumnElement[bool]:
+    """The SQL condition that an item is a regular one: it has no gold label, so it is not an
+    attention check (an item whose answer is planted, see :mod:`review.campaign.gold`).
+
+    Example::
+
+        planned = session.scalar(select(func.count(Comparison.id))
+                                 .where(Comparison.study_id == study.id, regular_item()))
+    """
+    return Comparison.gold_label.is_(None)
 
 
 @dataclass(frozen=True)

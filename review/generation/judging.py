@@ -45,6 +45,7 @@ from review.core.db import insert_unless_present, session_scope
 from review.core.errors import ReviewError
 from review.core.lookup import get_model, get_study
 from review.core.models import Comparison, JudgeVerdict, Model, Prompt, Reviewer
+from review.core.queries import regular_item
 from review.core.raters import existing_raters
 from review.core.textfiles import read_utf8
 from review.core.vocabulary import JUDGE_ORDERS, NAME_LENGTH, judge_left_right
@@ -183,8 +184,7 @@ def judge_rater(*, session: Session, name: str, model: Model, params: dict) -> R
 def _missing(session: Session, study_id: int, rater_id: int) -> list[tuple[Comparison, str]]:
     done = set(session.execute(select(JudgeVerdict.comparison_id, JudgeVerdict.judge_order)
                                .where(JudgeVerdict.reviewer_id == rater_id)).all())
-    items = session.scalars(select(Comparison).where(Comparison.study_id == study_id,
-                                                     Comparison.gold_label.is_(None))
+    items = session.scalars(select(Comparison).where(Comparison.study_id == study_id, regular_item())
                             .order_by(Comparison.id)).all()
     return [(item, order) for item in items for order in JUDGE_ORDERS if (item.id, order) not in done]
 
@@ -252,7 +252,7 @@ def judge_study(*, engine: Engine, study_name: str, judge_name: str,
         rater_id, spec = rater.id, model_spec(model)
         todo = _missing(session, study.id, rater.id)
         total = 2 * session.query(Comparison).filter(
-            Comparison.study_id == study.id, Comparison.gold_label.is_(None)).count()
+            Comparison.study_id == study.id, regular_item()).count()
         requests = []
         for item, order in todo:
             prompt: Prompt = item.prompt

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from review.core.lookup import get_study
 from review.core.models import Comparison, JudgeVerdict, Prompt, Reviewer
-from review.core.queries import PairedItems
+from review.core.queries import PairedItems, regular_item
 from review.core.raters import existing_raters
 from review.core.textfiles import line_error
 from review.core.vocabulary import JUDGE_ORDERS, judge_left_right, judge_order
@@ -51,7 +51,7 @@ def import_judge_verdicts(*, session: Session, study_name: str, rows: list[MTBen
     items = {}
     for comparison_id, external_id, first, second in session.execute(
             pairs.select_items(Comparison.id, Prompt.external_id, pairs.model_a.name, pairs.model_b.name)
-            .where(Comparison.study_id == study.id, Comparison.gold_label.is_(None))):
+            .where(Comparison.study_id == study.id, regular_item())):
         items[(external_id, *sorted((first, second)))] = (comparison_id, first)
     raters = existing_raters(session=session, names={row.judge for row in rows}, kind="llm",
                              remedy="give the judge another name")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from review.core.errors import ReviewError
 from review.core.models import Comparison, Study
+from review.core.queries import regular_item
 from review.campaign.judge_data import judge_verdict_frame, study_item_frame
 from review.reporting.dataset import study_answers, study_judgments
 
@@ -61,7 +62,7 @@ def analyze_study(*, session: Session, study: Study, n_bootstrap: int = DEFAULT_
     if budget is not None:
         thresholds = replace(thresholds, confidence=run_confidence(thresholds.confidence, budget[1]))
     planned = session.scalar(select(func.count(Comparison.id)).where(
-        Comparison.study_id == study.id, Comparison.gold_label.is_(None)))
+        Comparison.study_id == study.id, regular_item()))
     result = analyze(
         frame,
         candidate=study.candidate.name if study.candidate else None,

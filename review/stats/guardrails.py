@@ -62,18 +62,56 @@ def guardrail_checks(frame: pd.DataFrame, categories: Sequence[str], *, k: int |
         estimate = float(scores.mean()) if len(scores) else None
         n_prompts = len(np.unique(prompts))
         if n_prompts < min_prompts:
-            checks.append(_too_few(name, estimate, bound, n_prompts, min_prompts))
+            checks.append(guardrail_check(name, NOT_YET, estimate, bound, prompts=n_prompts,
+                                          needed=min_prompts))
         elif passed is not None and passed < alpha / 2:
-            checks.append(Check(f"guardrail:{name}", PASS, estimate, bound))
+            checks.append(guardrail_check(name, PASS, estimate, bound))
         elif failed is not None and failed < alpha / 2:
-            checks.append(Check(f"guardrail:{name}", FAIL, estimate, bound,
-                                f"guardrail category {name!r} regressed: win rate {estimate:.1%} is "
-                                f"below {bound:.0%} (Holm-adjusted p = {failed:.3g})"))
+            checks.append(guardrail_check(name, FAIL, estimate, bound, p_value=failed))
         else:
-            checks.append(Check(f"guardrail:{name}", NOT_YET, estimate, bound,
-                                f"guardrail category {name!r} ({estimate:.1%} over {n_prompts} "
-                                f"prompts) is not yet shown to be above {bound:.0%}"))
+            checks.append(guardrail_check(name, NOT_YET, estimate, bound, prompts=n_prompts))
     return checks
+
+
+def guardrail_check(name: str, status: str, estimate: float | None, bound: float, *,
+                    prompts: int | None = None, needed: int | None = None,
+                    at_most: float | None = None, p_value: float | None = None,
+                    judged: str = "judged prompts", contradictory: bool = False) -> Check:
+    """The check of guardrail category ``name``: rule ``guardrail:<name>``, and the reason of a
+    check that does not pass, worded here for every method.
+
+    Args:
+        name, status, estimate, bound: the category, ``pass`` | ``fail`` | ``not_yet``, its win
+            rate (None when unknown) and the non-inferiority bound ``0.5 - margin``.
+        prompts: the prompts the estimate rests on.
+        needed: the prompts the category needs before it can pass or fail, when it has fewer.
+        at_most: the upper end of its interval, when that is below the bound (a failure).
+        p_value: the adjusted p-value of the test that failed it (a failure without an interval).
+        judged: what ``prompts`` counts, as the reason says it.
+        contradictory: its votes leave no interval at all; nothing is decided.
+
+    Example:
+        >>> guardrail_check("math", "fail", 0.3, 0.45, at_most=0.41).reason
+        "guardrail category 'math' regressed: its win rate is at most 41.0%, below 45%"
+        >>> guardrail_check("math", "not_yet", 0.5, 0.45, prompts=4, needed=10).reason
+        "guardrail category 'math' has 4 judged prompts; it needs 10 before it can pass or fail"
+    """
+    rule, subject = f"guardrail:{name}", f"guardrail category {name!r}"
+    if status == PASS:
+        return Check(rule, PASS, estimate, bound)
+    if needed is not None:
+        reason = f"{subject} has {prompts} {judged}; it needs {needed} before it can pass or fail"
+    elif contradictory:
+        reason = f"{subject}: its votes contradict each other; not decided"
+    elif status == FAIL and p_value is not None:
+        reason = (f"{subject} regressed: win rate {estimate:.1%} is below {bound:.0%} "
+                  f"(Holm-adjusted p = {p_value:.3g})")
+    elif status == FAIL:
+        reason = f"{subject} regressed: its win rate is at most {at_most:.1%}, below {bound:.0%}"
+    else:
+        over = "" if prompts is None else f" over {prompts} prompts"
+        reason = f"{subject} ({estimate:.1%}{over}) is not yet shown to be above {bound:.0%}"
+    return Check(rule, status, estimate, bound, reason)
 
 
 def _p(scores: np.ndarray, prompts: np.ndarray, bound: float, alternative: str,
@@ -83,28 +121,17 @@ def _p(scores: np.ndarray, prompts: np.ndarray, bound: float, alternative: str,
     return one_sided_p(scores, prompts, null=bound, alternative=alternative)
 
 
-def _too_few(name: str, estimate: float | None, bound: float, n_prompts: int, needed: int) -> Check:
-    return Check(f"guardrail:{name}", NOT_YET, estimate, bound,
-                 f"guardrail category {name!r} has {n_prompts} judged prompts; it needs "
-                 f"{needed} before it can pass or fail")
-
-
 def _anytime(name: str, scores: np.ndarray, prompts: np.ndarray, k: int | np.ndarray, alpha: float,
              bound: float, min_prompts: int) -> Check:
     means, _ = completed_prompts(scores, prompts, k)
     estimate = float(scores.mean()) if len(scores) else None
     if len(means) < min_prompts:
-        return _too_few(name, estimate, bound, len(means), min_prompts)
+        return guardrail_check(name, NOT_YET, estimate, bound, prompts=len(means), needed=min_prompts)
     low, high = confidence_sequence(means, alpha=alpha)
     if low[-1] >= high[-1]:  # an empty sequence decides nothing
-        return Check(f"guardrail:{name}", NOT_YET, estimate, bound,
-                     f"guardrail category {name!r}: its votes contradict each other; not decided")
+        return guardrail_check(name, NOT_YET, estimate, bound, contradictory=True)
     if low[-1] > bound:
-        return Check(f"guardrail:{name}", PASS, estimate, bound)
+        return guardrail_check(name, PASS, estimate, bound)
     if high[-1] < bound:
-        return Check(f"guardrail:{name}", FAIL, estimate, bound,
-                     f"guardrail category {name!r} regressed: its win rate is at most "
-                     f"{high[-1]:.1%}, below {bound:.0%}")
-    return Check(f"guardrail:{name}", NOT_YET, estimate, bound,
-                 f"guardrail category {name!r} ({estimate:.1%} over {len(means)} prompts) is not "
-                 f"yet shown to be above {bound:.0%}")
+        return guardrail_check(name, FAIL, estimate, bound, at_most=high[-1])
+    return guardrail_check(name, NOT_YET, estimate, bound, prompts=len(means))

@@ -38,6 +38,7 @@ from review.stats.decision import (
     DecisionThresholds,
     decide,
 )
+from review.stats.guardrails import guardrail_check
 from review.stats.judges import judge_agreement, judge_items, judge_scores
 from review.stats.ppi import PPIEstimate, active_ppi_mean, ppi_mean
 
@@ -212,23 +213,18 @@ def _guardrails(prompts: pd.DataFrame, thresholds: DecisionThresholds) -> list[C
     for name in categories:
         group = prompts.loc[prompts["category"] == name]
         labeled = int((group["complete"] & group["drawn"]).sum())
-        rule = f"guardrail:{name}"
         try:
             estimate = _estimate(group, confidence)[0] if labeled >= thresholds.min_category_prompts else None
         except ValueError:
             estimate = None
         if estimate is None:
-            checks.append(Check(rule, NOT_YET, None, bound,
-                                f"guardrail category {name!r} has {labeled} prompts judged by people; "
-                                f"it needs {thresholds.min_category_prompts}"))
+            checks.append(guardrail_check(name, NOT_YET, None, bound, prompts=labeled,
+                                          needed=thresholds.min_category_prompts,
+                                          judged="prompts judged by people"))
         elif estimate.ci_low > bound:
-            checks.append(Check(rule, PASS, estimate.estimate, bound))
+            checks.append(guardrail_check(name, PASS, estimate.estimate, bound))
         elif estimate.ci_high < bound:
-            checks.append(Check(rule, FAIL, estimate.estimate, bound,
-                                f"guardrail category {name!r} regressed: its win rate is at most "
-                                f"{estimate.ci_high:.1%}, below {bound:.0%}"))
+            checks.append(guardrail_check(name, FAIL, estimate.estimate, bound, at_most=estimate.ci_high))
         else:
-            checks.append(Check(rule, NOT_YET, estimate.estimate, bound,
-                                f"guardrail category {name!r} ({estimate.estimate:.1%}) is not yet "
-                                f"shown to be above {bound:.0%}"))
+            checks.append(guardrail_check(name, NOT_YET, estimate.estimate, bound))
     return checks

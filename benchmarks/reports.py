@@ -40,6 +40,7 @@ from review.core.models import (
     Study,
 )
 from review.core.schema import upgrade_head  # noqa: E402
+from review.stats.defaults import DEFAULT_BOOTSTRAP  # noqa: E402
 
 TARGET_SECONDS = 30.0
 CATEGORIES = ("writing", "roleplay", "reasoning", "math", "coding", "extraction", "stem", "humanities")
@@ -135,7 +136,7 @@ def build_database(url: str, *, n_judgments: int, overlap: int = 5, n_reviewers:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--judgments", type=int, default=100_000)
-    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--bootstrap", type=int, default=DEFAULT_BOOTSTRAP)
     parser.add_argument("--keep", type=Path, help="Also write the report to this file.")
     args = parser.parse_args()
 

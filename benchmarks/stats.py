@@ -34,6 +34,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from review.stats import analyze  # noqa: E402
+from review.stats.defaults import DEFAULT_BOOTSTRAP  # noqa: E402
 from review.stats.outcomes import A_WINS, candidate_outcomes, encode  # noqa: E402
 
 CATEGORIES = ("writing", "roleplay", "reasoning", "math", "coding", "extraction", "stem", "humanities")
@@ -181,7 +182,7 @@ def main() -> None:
     parser.add_argument("--per-item", type=int, default=10)
     parser.add_argument("--reviewers", type=int, default=50)
     parser.add_argument("--models", type=int, default=10)
-    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--bootstrap", type=int, default=DEFAULT_BOOTSTRAP)
     parser.add_argument("--rounds", type=int, default=20, help="bootstrap rounds of the comparison")
     parser.add_argument("--skip-straightforward", action="store_true")
     args = parser.parse_args()

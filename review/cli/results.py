@@ -9,6 +9,7 @@ import click
 
 from review.cli.base import app, current, emit, json_option
 from review.core.errors import ReviewError
+from review.stats.defaults import DEFAULT_BOOTSTRAP
 
 
 def _rounds(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
@@ -21,7 +22,7 @@ def _rounds(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
 
 
 bootstrap_option = click.option(
-    "--bootstrap", "n_bootstrap", type=int, default=1000, show_default=True, callback=_rounds,
+    "--bootstrap", "n_bootstrap", type=int, default=DEFAULT_BOOTSTRAP, show_default=True, callback=_rounds,
     help="Bootstrap rounds for the intervals (50 to 10,000).")
 
 

@@ -56,6 +56,7 @@ from review.reporting.formatters import (
     p_value,
     pct,
 )
+from review.stats.defaults import DEFAULT_BOOTSTRAP
 from review.stats.outcomes import side_chosen
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -77,7 +78,7 @@ def report_file_name(study: str) -> str:
     return safe_file_name(study, prefix="report-", suffix=".html")
 
 
-def build_report_data(*, session: Session, study: Study, n_bootstrap: int = 1000,
+def build_report_data(*, session: Session, study: Study, n_bootstrap: int = DEFAULT_BOOTSTRAP,
                       seed: int = 0) -> dict[str, Any]:
     """Everything the report shows, as a JSON-serialisable dict.
 
@@ -131,7 +132,7 @@ def build_report_data(*, session: Session, study: Study, n_bootstrap: int = 1000
 
 
 def training_run_ratings(*, session: Session, study: Study, frame: pd.DataFrame | None = None,
-                         n_bootstrap: int = 1000, seed: int = 0,
+                         n_bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0,
                          confidence: float = 0.95) -> dict[str, Any] | None:
     """Bradley-Terry ratings of the candidate's training run, pooled over the run's studies.
 

@@ -21,8 +21,9 @@ from review.core.models import Comparison, Study
 from review.core.queries import regular_item
 from review.campaign.judge_data import judge_verdict_frame, study_item_frame
 from review.reporting.dataset import study_answers, study_judgments
+from review.stats.defaults import DEFAULT_BOOTSTRAP
 
-DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP, MAX_BOOTSTRAP = 1000, 50, 10_000
+MIN_BOOTSTRAP, MAX_BOOTSTRAP = 50, 10_000
 
 
 def bootstrap_rounds(value: Any) -> int:

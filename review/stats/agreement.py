@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import sparse
 
 from review.stats.bootstrap import make_rng, percentile_interval, resample_patterns
+from review.stats.defaults import DEFAULT_BOOTSTRAP
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
@@ -138,7 +139,7 @@ def krippendorff_alpha_interval(
     df: pd.DataFrame,
     level: str = "nominal",
     *,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
     confidence: float = 0.95,
 ) -> tuple[float | None, float | None]:

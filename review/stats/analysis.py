@@ -42,6 +42,7 @@ from review.stats.bias import (
 from review.stats.bootstrap import make_rng, percentile_interval, resample_patterns
 from review.stats.clustered import cluster_mean_test
 from review.stats.decision import Decision, DecisionThresholds
+from review.stats.defaults import DEFAULT_BOOTSTRAP
 from review.stats.items import item_disagreement
 from review.stats.outcomes import (
     A_WINS,
@@ -69,7 +70,7 @@ def analyze(
     candidate: str | None,
     baseline: str | None,
     thresholds: DecisionThresholds | Mapping[str, Any] | None = None,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
     study: str = "",
     overlap: int | None = None,
@@ -190,7 +191,7 @@ def decide_study(
     candidate: str,
     baseline: str,
     thresholds: DecisionThresholds | Mapping[str, Any] | None = None,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
     overlap: int | None = None,
 ) -> Decision:

@@ -30,6 +30,7 @@ from scipy import sparse
 from scipy.special import expit
 
 from review.stats.bootstrap import make_rng, percentile_interval
+from review.stats.defaults import DEFAULT_BOOTSTRAP
 from review.stats.outcomes import A_WINS, B_WINS, encode
 
 ELO_SCALE = 400.0 / np.log(10.0)
@@ -129,7 +130,7 @@ def bradley_terry(
     judgments: pd.DataFrame,
     *,
     anchor: str | None = None,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
     confidence: float = 0.95,
 ) -> list[Rating]:

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from review.stats.bootstrap import bootstrap_ratio, make_rng, percentile_interval
+from review.stats.defaults import DEFAULT_BOOTSTRAP
 from review.stats.outcomes import BASELINE, CANDIDATE, OUTCOMES, candidate_outcomes
 
 WIN_RATE_METHOD = "cluster_bootstrap_prompt"
@@ -64,7 +65,7 @@ def win_rate_from_scores(
     scores: np.ndarray,
     prompts: np.ndarray,
     *,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = DEFAULT_BOOTSTRAP,
     rng: np.random.Generator | None = None,
     confidence: float = 0.95,
 ) -> WinRate:
@@ -116,7 +117,7 @@ def win_rate(
     *,
     candidate: str,
     baseline: str,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
     confidence: float = 0.95,
 ) -> WinRate:
@@ -217,7 +218,7 @@ def outcome_counts(outcomes: pd.Series | np.ndarray) -> dict[str, int]:
 def win_rate_by_category(
     candidate_frame: pd.DataFrame,
     *,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
     confidence: float = 0.95,
 ) -> list[dict]:

@@ -1,9 +1,14 @@
 """Reviewer, analyst and admin accounts.
 
+Deactivating an account or resetting its password ends its login sessions and forgets its
+known devices, so reactivating it later revives none of them.
+
 Example::
 
     add_reviewer(session=session, name="ana", role="reviewer", password="s3cret")
     authenticate(session=session, name="ana", password="s3cret")  # -> Reviewer
+    set_active(session=session, name="ana", active=False)         # signed out everywhere
+    reset_password(session=session, name="ana")                   # -> a new random password
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from review.core.errors import ReviewError
 from review.core.models import NAME_LENGTH, ROLES, Reviewer, Study, StudyReviewer
+from review.auth.devices import forget_devices
 from review.auth.passwords import dummy_hash, hash_password, verify_password
-
+from review.auth.sessions import end_login_sessions
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,61 @@ def authenticate(*, session: Session, name: str, password: str) -> Reviewer | No
     return reviewer if verify_password(password, reviewer.password_hash) else None
 
 
+def _login_account(session: Session, name: str) -> Reviewer:
+    """The account called ``name`` that people sign in to (not a model judge)."""
+    name = (name or "").strip()
+    reviewer = session.scalar(select(Reviewer).where(Reviewer.name == name))
+    if reviewer is None:
+        raise ReviewError(f"no reviewer named {name!r}")
+    if reviewer.kind != "human":
+        raise ReviewError(f"{name!r} is a model judge: it has no login")
+    return reviewer
+
+
+def _sign_out_everywhere(session: Session, reviewer: Reviewer) -> None:
+    end_login_sessions(session=session, account=reviewer.name)
+    forget_devices(session=session, reviewer_id=reviewer.id)
+
+
+def set_active(*, session: Session, name: str, active: bool) -> Reviewer:
+    """Activate or deactivate the account ``name``.
+
+    Deactivating ends its login sessions and forgets its known devices at once, so that
+    reactivating it later revives none of them: it signs in afresh. Raises
+    :class:`~review.core.errors.ReviewError` for an unknown name or a model judge.
+
+    Example::
+
+        set_active(session=session, name="ana", active=False)
+    """
+    reviewer = _login_account(session, name)
+    reviewer.active = active
+    if not active:
+        _sign_out_everywhere(session, reviewer)
+    session.flush()
+    return reviewer
+
+
+def reset_password(*, session: Session, name: str, password: str | None = None) -> str | None:
+    """Give the account ``name`` a new password; returns it when it was generated (``password``
+    None: a random one, shown once), else None.
+
+    Ends the account's login sessions and forgets its known devices, so whoever knew the old
+    password is signed out everywhere. Whether the account is active does not change.
+
+    Example::
+
+        reset_password(session=session, name="ana")                     # -> 'x3Zk...'
+        reset_password(session=session, name="ana", password="n3w-pass")  # -> None
+    """
+    if password is not None and not password:
+        raise ReviewError("password must not be empty")
+    reviewer = _login_account(session, name)
+    generated = None if password else generate_password()
+    reviewer.password_hash = hash_password(password or generated)
+    _sign_out_everywhere(session, reviewer)
+    session.flush()
+    return generated
 
 
 def list_accounts(*, session: Session) -> list[AccountSummary]:

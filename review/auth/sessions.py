@@ -2,7 +2,10 @@
 
 A session is a random token handed to the client (as a cookie) and stored only as its
 sha256. It lasts ``session_hours`` from login; it ends at logout, when it expires, and at
-once when the account is deactivated (an inactive account's sessions are not accepted).
+once when the account is deactivated or its password reset
+(:func:`review.auth.accounts.set_active`, :func:`~review.auth.accounts.reset_password` delete
+its sessions, so reactivating the account revives none; an inactive account's sessions are
+never accepted anyway).
 
 Example::
 

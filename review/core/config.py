@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="Failures older than this are forgotten.")
     login_pause_minutes: float = Field(
         default=5.0, gt=0, description="How long logins stay refused once a limit is reached.")
+    device_days: float = Field(
+        default=180.0, gt=0, description="A device that signed in is known this long: its logins "
+                                         "are limited on their own, exempt from the account's limits.")
     allowed_origins: str = Field(
         default="", description="Other origins (comma-separated scheme://host[:port]) whose pages "
                                 "may call the web app with a reviewer's cookie; none by default.")

@@ -290,10 +290,12 @@ class LoginSession(Base):
 
 
 class LoginThrottle(Base):
-    """Failed logins under one key (``name:<account>`` or ``address:<client>``).
+    """Failed logins under one key (``name:<account>``, ``address:<client>``, ...).
 
     ``failures`` counts the failures since ``window_started_at``; once it reaches the key's
-    limit, logins under the key are refused until ``blocked_until``.
+    limit, logins under the key are refused until ``blocked_until``. ``in_flight``: attempts
+    started and not yet ended (the last at ``in_flight_since``); ``queued_since``: when the
+    longest-waiting attempt for a place began to wait (it asks again by ``queued_until``).
     """
 
     __tablename__ = "login_throttle"
@@ -302,6 +304,24 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[datetime | None] = mapped_column()
     blocked_until: Mapped[datetime | None] = mapped_column()
+    in_flight: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    in_flight_since: Mapped[datetime | None] = mapped_column()
+    queued_since: Mapped[datetime | None] = mapped_column()
+    queued_until: Mapped[datetime | None] = mapped_column()
+
+
+class KnownDevice(Base):
+    """A client an account signed in from (a device cookie), known until ``expires_at``; only
+    the token's sha256 is stored. See review.auth.devices."""
+
+    __tablename__ = "known_devices"
+    __table_args__ = (Index("ix_known_devices_reviewer_id", "reviewer_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class StudyReviewer(Base):

@@ -33,7 +33,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from review.stats import analyze  # noqa: E402
+from review.stats import AnalysisOptions, analyze  # noqa: E402
 from review.stats.defaults import DEFAULT_BOOTSTRAP  # noqa: E402
 from review.stats.outcomes import A_WINS, candidate_outcomes, encode  # noqa: E402
 
@@ -198,7 +198,8 @@ def main() -> None:
     print(f"process peak RSS with the data built: {rss_data:.0f} MiB")
 
     def full(rounds: int) -> dict:
-        return analyze(judgments, candidate="model-1", baseline="model-0", n_bootstrap=rounds, seed=0)
+        return analyze(judgments, AnalysisOptions(candidate="model-1", baseline="model-0",
+                                                  n_bootstrap=rounds, seed=0))
 
     outcome = {}
     full_time = timed(

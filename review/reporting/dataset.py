@@ -8,7 +8,7 @@ or ``both_bad``; None for ordinary items).
 Example::
 
     frame = study_judgments(session=session, study=get_study(session=session, name="sft-v1"))
-    analysis = analyze(frame, candidate="sft-v1", baseline="smollm2")
+    analysis = analyze(frame, AnalysisOptions(candidate="sft-v1", baseline="smollm2"))
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ def analyze_study(*, session: Session, study: Study, n_bootstrap: int = DEFAULT_
     """
     from dataclasses import replace
 
-    from review.stats import DecisionThresholds, analyze, run_confidence
+    from review.stats import AnalysisOptions, DecisionThresholds, analyze, run_confidence
 
     if frame is None:
         frame = study_judgments(session=session, study=study)
@@ -64,15 +64,17 @@ def analyze_study(*, session: Session, study: Study, n_bootstrap: int = DEFAULT_
         thresholds = replace(thresholds, confidence=run_confidence(thresholds.confidence, budget[1]))
     planned = session.scalar(select(func.count(Comparison.id)).where(
         Comparison.study_id == study.id, regular_item()))
-    result = analyze(
-        frame,
+    options = AnalysisOptions(
         candidate=study.candidate.name if study.candidate else None,
         baseline=study.baseline.name if study.baseline else None,
         thresholds=thresholds, n_bootstrap=n_bootstrap, seed=seed, study=study.name,
         overlap=study.overlap, planned_items=planned or None,
+        judge=study.judge.name if study.judge else None, use_judge=study.judge_id is not None,
+    )
+    result = analyze(
+        frame, options,
         judge_verdicts=judge_verdict_frame(session=session, study_id=study.id),
         items=study_item_frame(session=session, study_id=study.id),
-        judge=study.judge.name if study.judge else None, use_judge=study.judge_id is not None,
     )
     from review.campaign.boilerplate import stripped_boilerplate
     from review.stats.identifiability import identifiability

@@ -6,7 +6,7 @@ Judgments come as a DataFrame with one row per judgment and the columns ``item``
 ``tie`` | ``both_bad``), ``strength`` (1..3 or NA), ``seconds``, ``length_left``,
 ``length_right`` and ``gold`` (the expected winner's model name, ``tie`` or ``both_bad`` on
 attention-check items, else None). :func:`analyze` produces the ``review analyze --json``
-document from it.
+document from it, for the candidate, baseline and settings in an :class:`AnalysisOptions`.
 
 The agreement functions are generic, over a long DataFrame with columns ``item``, ``rater``,
 ``value``:
@@ -35,6 +35,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "AnalysisOptions": "review.stats.analysis",
     "Decision": "review.stats.decision",
     "DecisionEvidence": "review.stats.decision",
     "DecisionThresholds": "review.stats.decision",

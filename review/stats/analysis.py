@@ -19,6 +19,7 @@ item (the last one, should the data hold repeats):
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -64,38 +65,61 @@ TOP_DISAGREEMENT_ITEMS = 20
 ORDINAL_DOMAIN = np.arange(-3, 4)
 
 
-def analyze(
-    judgments: pd.DataFrame,
-    *,
-    candidate: str | None,
-    baseline: str | None,
-    thresholds: DecisionThresholds | Mapping[str, Any] | None = None,
-    n_bootstrap: int = DEFAULT_BOOTSTRAP,
-    seed: int = 0,
-    study: str = "",
-    overlap: int | None = None,
-    planned_items: int | None = None,
-    judge_verdicts: pd.DataFrame | None = None,
-    items: pd.DataFrame | None = None,
-    judge: str | None = None,
-    use_judge: bool = False,
-) -> dict[str, Any]:
-    """Analyse a study's judgments: win rates, agreement, biases, ratings and the verdict.
+@dataclass(frozen=True, kw_only=True)
+class AnalysisOptions:
+    """What :func:`analyze` and :func:`decide_study` compute a study's figures for, and how.
 
-    Args:
-        judgments: one row per judgment (columns in :mod:`review.stats`).
+    Attributes:
         candidate: the fine-tune; None for a study of several model pairs.
         baseline: the model it must beat; None for a study of several model pairs.
-        thresholds: decision thresholds (or their dict form); defaults when None.
+        thresholds: decision thresholds; their dict form is read too, and None gives the
+            defaults (after construction it is always a :class:`DecisionThresholds`).
         n_bootstrap: bootstrap rounds of every interval.
         seed: random seed; the same inputs and seed give the same document.
         study: study name, echoed in the result.
         overlap: votes per item the study asks for (the anytime sequence uses prompts once they
             have this many); default: the most any item has.
         planned_items: items of the study, for the judgments a settled verdict saves.
-        judge_verdicts, items, judge, use_judge: model judges' verdicts, the study's regular
-            items with their active-selection columns, the study's own judge and whether its
-            verdict uses it (:func:`review.stats.judged.judge_section`).
+        judge, use_judge: the study's own model judge and whether its verdict uses it
+            (:func:`review.stats.judged.judge_section`).
+
+    Example:
+        >>> options = AnalysisOptions(candidate="tuned", baseline="base", thresholds={"margin": 0.1})
+        >>> options.thresholds.margin, options.n_bootstrap
+        (0.1, 1000)
+    """
+
+    candidate: str | None
+    baseline: str | None
+    thresholds: DecisionThresholds | Mapping[str, Any] | None = None
+    n_bootstrap: int = DEFAULT_BOOTSTRAP
+    seed: int = 0
+    study: str = ""
+    overlap: int | None = None
+    planned_items: int | None = None
+    judge: str | None = None
+    use_judge: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.thresholds, DecisionThresholds):
+            object.__setattr__(self, "thresholds", DecisionThresholds.from_dict(self.thresholds))
+
+
+def analyze(
+    judgments: pd.DataFrame,
+    options: AnalysisOptions,
+    *,
+    judge_verdicts: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """Analyse a study's judgments: win rates, agreement, biases, ratings and the verdict.
+
+    Args:
+        judgments: one row per judgment (columns in :mod:`review.stats`).
+        options: the candidate and baseline, thresholds, bootstrap rounds and seed, and what
+            the study plans (:class:`AnalysisOptions`).
+        judge_verdicts, items: model judges' verdicts and the study's regular items with their
+            active-selection columns (:func:`review.stats.judged.judge_section`).
 
     Returns:
         A JSON-serialisable dict (plain ints, floats, strings, None; never NaN) with the keys of
@@ -110,13 +134,14 @@ def analyze(
         >>> frame = pd.DataFrame({"item": ["i1", "i1", "i2"], "prompt": ["p1", "p1", "p2"],
         ...     "rater": ["ann", "bob", "ann"], "model_left": ["tuned", "base", "base"],
         ...     "model_right": ["base", "tuned", "tuned"], "choice": ["left", "right", "tie"]})
-        >>> result = analyze(frame, candidate="tuned", baseline="base", n_bootstrap=100)
+        >>> result = analyze(frame, AnalysisOptions(candidate="tuned", baseline="base", n_bootstrap=100))
         >>> result["counts"]
         {'candidate': 2, 'baseline': 0, 'tie': 1, 'both_bad': 0}
         >>> round(result["win_rate"]["estimate"], 4), result["decision"]["verdict"]
         (0.8333, 'inconclusive')
     """
-    thresholds = _thresholds(thresholds)
+    candidate, baseline, thresholds = options.candidate, options.baseline, options.thresholds
+    n_bootstrap, seed, overlap = options.n_bootstrap, options.seed, options.overlap
     confidence = thresholds.confidence
     encoded = encode(judgments)
     normal = encoded.loc[~encoded["is_gold"].to_numpy()]
@@ -138,22 +163,22 @@ def analyze(
     else:
         candidate_frame = candidate_outcomes(encoded, candidate, baseline)
         win_rate, _, decision = study_verdict(
-            candidate_frame, encoded, thresholds, overlap=overlap, planned_items=planned_items,
+            candidate_frame, encoded, thresholds, overlap=overlap, planned_items=options.planned_items,
             n_bootstrap=n_bootstrap, seed=seed, reviewer_rows=reviewers)
         figures = _candidate_figures(candidate_frame, win_rate, n_bootstrap=n_bootstrap,
                                      seed=seed, confidence=confidence)
     section = {"judges": [], "win_rate_ppi": None, "decision": None}
     if judge_verdicts is not None and items is not None:
         section = judge_section(
-            normal, judge_verdicts, items, candidate=candidate, baseline=baseline, judge=judge,
-            use_judge=use_judge, overlap=overlap or overlap_of(normal), thresholds=thresholds,
+            normal, judge_verdicts, items, candidate=candidate, baseline=baseline, judge=options.judge,
+            use_judge=options.use_judge, overlap=overlap or overlap_of(normal), thresholds=thresholds,
             candidate_frame=candidate_frame, excluded=unreliable_reviewers(encoded, thresholds))
         decision = section["decision"] or decision
     ratings = bradley_terry(
         normal, anchor=baseline, n_bootstrap=n_bootstrap, seed=seed, confidence=confidence
     )
     result = {
-        "study": study,
+        "study": options.study,
         "candidate": candidate,
         "baseline": baseline,
         "n_items": int(encoded["item"].nunique()),
@@ -185,39 +210,24 @@ def analyze(
     return _plain(result)
 
 
-def decide_study(
-    judgments: pd.DataFrame,
-    *,
-    candidate: str,
-    baseline: str,
-    thresholds: DecisionThresholds | Mapping[str, Any] | None = None,
-    n_bootstrap: int = DEFAULT_BOOTSTRAP,
-    seed: int = 0,
-    overlap: int | None = None,
-) -> Decision:
+def decide_study(judgments: pd.DataFrame, options: AnalysisOptions) -> Decision:
     """The verdict of :func:`analyze`, computing only what the decision rule reads.
 
-    Same inputs and seed give the same verdict as ``analyze(...)["decision"]``, several times
-    faster: what simulations and quick checks need (it skips the power analysis, so
-    ``additional_judgments_needed`` is None).
+    Same inputs and options give the same verdict as ``analyze(...)["decision"]`` (without
+    model judges), several times faster: what simulations and quick checks need (it skips the
+    power analysis, so ``additional_judgments_needed`` is None). It reads the candidate and
+    baseline (both needed), thresholds, bootstrap rounds, seed and overlap of ``options``.
 
     Example:
         >>> frame = pd.DataFrame({"item": ["i1"], "rater": ["ann"], "model_left": ["tuned"],
         ...                       "model_right": ["base"], "choice": ["left"]})
-        >>> decide_study(frame, candidate="tuned", baseline="base").verdict
+        >>> decide_study(frame, AnalysisOptions(candidate="tuned", baseline="base")).verdict
         'inconclusive'
     """
-    thresholds = _thresholds(thresholds)
     encoded = encode(judgments)
-    frame = candidate_outcomes(encoded, candidate, baseline)
-    return study_verdict(frame, encoded, thresholds, overlap=overlap, planned_items=None,
-                         n_bootstrap=n_bootstrap, seed=seed, plan=False)[2]
-
-
-def _thresholds(thresholds: DecisionThresholds | Mapping[str, Any] | None) -> DecisionThresholds:
-    if thresholds is None or isinstance(thresholds, Mapping):
-        return DecisionThresholds.from_dict(thresholds)
-    return thresholds
+    frame = candidate_outcomes(encoded, options.candidate, options.baseline)
+    return study_verdict(frame, encoded, options.thresholds, overlap=options.overlap, planned_items=None,
+                         n_bootstrap=options.n_bootstrap, seed=options.seed, plan=False)[2]
 
 
 def _one_vote_per_reviewer(normal: pd.DataFrame) -> pd.DataFrame:

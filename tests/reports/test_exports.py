@@ -153,7 +153,7 @@ def assert_same_judgments(engine, original: str, copy: str) -> None:
     items (new database ids) changes no statistic."""
     from review.reporting.dataset import study_judgments
     from review.core.lookup import get_study
-    from review.stats import analyze
+    from review.stats import AnalysisOptions, analyze
 
     with session_scope(engine) as session:
         studies = [get_study(session=session, name=name) for name in (original, copy)]
@@ -166,7 +166,7 @@ def assert_same_judgments(engine, original: str, copy: str) -> None:
         second[columns].astype(object).where(second[columns].notna(), None).values.tolist()
     first["item"] = second["item"].to_numpy()
     candidate, baseline = pair[1]
-    results = [analyze(frame, candidate=candidate, baseline=baseline, n_bootstrap=200)
+    results = [analyze(frame, AnalysisOptions(candidate=candidate, baseline=baseline, n_bootstrap=200))
                for frame in (first, second)]
     assert results[0] == results[1]
 

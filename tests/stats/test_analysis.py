@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from review.stats import DecisionThresholds, analyze, decide_study
+from review.stats import AnalysisOptions, DecisionThresholds, analyze, decide_study
 
 from .simulation import simulate_study
 
@@ -47,7 +47,8 @@ def study() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def result(study) -> dict:
-    return analyze(study, candidate="tuned", baseline="base", n_bootstrap=200, seed=0, study="sft-v1")
+    return analyze(study, AnalysisOptions(candidate="tuned", baseline="base", n_bootstrap=200, seed=0,
+                                          study="sft-v1"))
 
 
 def test_contract_keys_and_json(result):
@@ -130,9 +131,11 @@ def test_reviewer_summary_counts_gold_only_for_gold_accuracy(result):
 
 
 def test_same_seed_same_document(study, result):
-    again = analyze(study, candidate="tuned", baseline="base", n_bootstrap=200, seed=0, study="sft-v1")
+    again = analyze(study, AnalysisOptions(candidate="tuned", baseline="base", n_bootstrap=200, seed=0,
+                                           study="sft-v1"))
     assert again == result
-    other = analyze(study, candidate="tuned", baseline="base", n_bootstrap=200, seed=1, study="sft-v1")
+    other = analyze(study, AnalysisOptions(candidate="tuned", baseline="base", n_bootstrap=200, seed=1,
+                                           study="sft-v1"))
     # The bootstrap intervals move with the seed; the confidence sequence has no randomness.
     assert other["agreement"]["krippendorff_alpha_nominal_ci"] != result["agreement"]["krippendorff_alpha_nominal_ci"]
     sequence = ("estimate", "ci_low", "ci_high", "method", "n_prompts_complete")
@@ -140,13 +143,13 @@ def test_same_seed_same_document(study, result):
 
 
 def test_decide_study_gives_the_verdict_of_analyze(study, result):
-    decision = decide_study(study, candidate="tuned", baseline="base", n_bootstrap=200, seed=0)
+    decision = decide_study(study, AnalysisOptions(candidate="tuned", baseline="base", n_bootstrap=200, seed=0))
     assert decision.to_dict() == result["decision"]
 
 
 def test_thresholds_as_a_dict_and_guardrails(study):
-    result = analyze(study, candidate="tuned", baseline="base", n_bootstrap=100,
-                     thresholds={"guardrail_categories": ["math"]})
+    result = analyze(study, AnalysisOptions(candidate="tuned", baseline="base", n_bootstrap=100,
+                                            thresholds={"guardrail_categories": ["math"]}))
     assert result["thresholds"]["guardrail_categories"] == ["math"]
     assert result["decision"]["verdict"] == "inconclusive"
     math = next(c for c in result["decision"]["checks"] if c["rule"] == "guardrail:math")
@@ -155,7 +158,7 @@ def test_thresholds_as_a_dict_and_guardrails(study):
 
 
 def test_several_model_pairs_without_candidate(study):
-    result = analyze(study, candidate=None, baseline=None, n_bootstrap=100)
+    result = analyze(study, AnalysisOptions(candidate=None, baseline=None, n_bootstrap=100))
     assert result["counts"] is None and result["win_rate"] is None
     assert result["decisive_win_rate"] is None and result["by_category"] == []
     assert result["decision"]["verdict"] is None
@@ -172,7 +175,7 @@ def test_imported_data_without_lengths_strength_or_overlap(make_judgments):
         ("q2", "j1", "llama", "gpt-4", "tie"),
         ("q3", "j2", "vicuna", "gpt-4", "both_bad"),
     ])
-    result = analyze(frame, candidate=None, baseline=None, n_bootstrap=50)
+    result = analyze(frame, AnalysisOptions(candidate=None, baseline=None, n_bootstrap=50))
     assert result["length_bias"] is None
     assert result["agreement"]["krippendorff_alpha_nominal"] is None
     assert result["agreement"]["fleiss_kappa"] is None
@@ -184,7 +187,7 @@ def test_imported_data_without_lengths_strength_or_overlap(make_judgments):
 
 def test_candidate_without_judgments_is_inconclusive(make_judgments):
     frame = make_judgments([("q1", "j1", "x", "y", "left"), ("q1", "j2", "y", "x", "left")])
-    result = analyze(frame, candidate="tuned", baseline="base", n_bootstrap=50)
+    result = analyze(frame, AnalysisOptions(candidate="tuned", baseline="base", n_bootstrap=50))
     assert result["counts"] == {"candidate": 0, "baseline": 0, "tie": 0, "both_bad": 0}
     assert result["win_rate"]["estimate"] is None
     assert result["decisive_win_rate"]["p_value"] is None
@@ -195,7 +198,7 @@ def test_candidate_without_judgments_is_inconclusive(make_judgments):
 
 def test_empty_study():
     frame = pd.DataFrame(columns=["item", "rater", "model_left", "model_right", "choice"])
-    result = analyze(frame, candidate="tuned", baseline="base", n_bootstrap=50)
+    result = analyze(frame, AnalysisOptions(candidate="tuned", baseline="base", n_bootstrap=50))
     assert (result["n_items"], result["n_judgments"], result["n_reviewers"]) == (0, 0, 0)
     assert result["ratings"] == [] and result["reviewers"] == []
     assert result["decision"]["verdict"] == "inconclusive"
@@ -208,7 +211,7 @@ def test_repeated_votes_count_once_for_agreement(make_judgments):
         ("i1", "ann", "x", "y", "right"),
         ("i1", "bob", "y", "x", "left"),
     ])
-    result = analyze(frame, candidate="x", baseline="y", n_bootstrap=20)
+    result = analyze(frame, AnalysisOptions(candidate="x", baseline="y", n_bootstrap=20))
     # ann's last vote (y) and bob's (y) agree.
     assert result["agreement"]["n_duplicate_votes_ignored"] == 1
     assert result["agreement"]["percent_agreement_with_ties"] == 1.0
@@ -216,9 +219,9 @@ def test_repeated_votes_count_once_for_agreement(make_judgments):
 
 
 def test_thresholds_object_and_confidence_level(study):
-    narrow = analyze(study, candidate="tuned", baseline="base", n_bootstrap=200,
-                     thresholds=DecisionThresholds(confidence=0.5))
-    wide = analyze(study, candidate="tuned", baseline="base", n_bootstrap=200)
+    narrow = analyze(study, AnalysisOptions(candidate="tuned", baseline="base", n_bootstrap=200,
+                                            thresholds=DecisionThresholds(confidence=0.5)))
+    wide = analyze(study, AnalysisOptions(candidate="tuned", baseline="base", n_bootstrap=200))
     assert narrow["win_rate"]["ci_high"] - narrow["win_rate"]["ci_low"] < (
         wide["win_rate"]["ci_high"] - wide["win_rate"]["ci_low"]
     )
@@ -230,7 +233,8 @@ def test_renaming_a_model_changes_no_figure(study, result):
     renamed = study.copy()
     for column in ("model_left", "model_right"):
         renamed[column] = renamed[column].replace({"other": "aardvark"})
-    again = analyze(renamed, candidate="tuned", baseline="base", n_bootstrap=200, seed=0, study="sft-v1")
+    again = analyze(renamed, AnalysisOptions(candidate="tuned", baseline="base", n_bootstrap=200, seed=0,
+                                             study="sft-v1"))
     assert again["agreement"] == result["agreement"]
     for key in ("win_rate", "decisive_win_rate", "counts", "position_bias", "decision", "by_category"):
         assert again[key] == result[key], key
@@ -247,7 +251,7 @@ def test_reviewers_are_flagged_with_the_rule_they_break():
                                        ("hasty", "left", 0.6)):
             rows.append({"item": f"i{i}", "prompt": f"p{i}", "rater": rater, "model_left": "ft",
                          "model_right": "base", "choice": choice, "seconds": seconds})
-    result = analyze(pd.DataFrame(rows), candidate="ft", baseline="base", n_bootstrap=50)
+    result = analyze(pd.DataFrame(rows), AnalysisOptions(candidate="ft", baseline="base", n_bootstrap=50))
     flags = {row["reviewer"]: row["flags"] for row in result["reviewers"]}
     assert flags["careful"] == []
     assert flags["hasty"] == [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from review.stats import decide_study, wilson_interval
+from review.stats import AnalysisOptions, decide_study, wilson_interval
 from review.stats.bootstrap import make_rng
 from review.stats.winrate import win_rate_from_scores
 
@@ -32,8 +32,8 @@ def verdicts(win_rate: float, seed: int, thresholds=FIXED) -> list[str]:
     out = []
     for index in range(N_STUDIES):
         frame = simulate_study(rng, win_rate=win_rate, n_prompts=200, raters_per_prompt=2)
-        decision = decide_study(frame, candidate="tuned", baseline="base", n_bootstrap=ROUNDS,
-                                seed=index, thresholds=thresholds)
+        decision = decide_study(frame, AnalysisOptions(candidate="tuned", baseline="base", n_bootstrap=ROUNDS,
+                                                       seed=index, thresholds=thresholds))
         out.append(decision.verdict)
     return out
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
-from review.stats import decide_study
+from review.stats import AnalysisOptions, decide_study
 from review.stats.decision import DecisionThresholds
 
 from .simulation import BOTH_BAD_RATE, TIE_RATE, mu_for
@@ -98,8 +98,8 @@ def first_verdict(frame: pd.DataFrame, thresholds: dict, *, k: int, first: int =
     the judgments seen when it came (``(None, len(frame))`` when none came)."""
     t = DecisionThresholds.from_dict(thresholds)
     for looked in range(first, len(frame) + 1, step):
-        decision = decide_study(frame.iloc[:looked], candidate="tuned", baseline="base",
-                                thresholds=t, n_bootstrap=n_bootstrap, seed=seed, overlap=k)
+        decision = decide_study(frame.iloc[:looked], AnalysisOptions(
+            candidate="tuned", baseline="base", thresholds=t, n_bootstrap=n_bootstrap, seed=seed, overlap=k))
         if decision.verdict in ("ship", "do_not_ship"):
             return decision.verdict, looked
     return None, len(frame)

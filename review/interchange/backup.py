@@ -57,11 +57,8 @@ Example::
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import tempfile
-from contextlib import closing, suppress
-from dataclasses import asdict, dataclass
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
 
@@ -71,35 +68,18 @@ from sqlalchemy.exc import ArgumentError
 
 from review.core.db import sqlite_file
 from review.core.errors import ReviewError
-
-SQLITE_MAGIC = b"SQLite format 3\x00"
-PG_DUMP_MAGIC = b"PGDMP"
-VERSION_TABLE = "alembic_version"
-
-
-@dataclass(frozen=True)
-class BackupResult:
-    database: str          # the source URL, password hidden
-    backend: str           # sqlite | postgresql
-    output: str
-    bytes: int
-    revision: str | None   # the schema revision (alembic) of what was backed up
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class RestoreResult:
-    database: str          # the target URL, password hidden
-    backend: str
-    source: str
-    revision: str | None
-    replaced_data: bool    # the target held data before (only with force)
-    up_to_date: bool       # the restored schema is at this version's head revision
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from review.interchange.backup_files import (
+    VERSION_TABLE,
+    BackupResult,
+    RestoreResult,
+    backup_kind,
+    check_destination,
+    is_head,
+    publish,
+    redacted,
+    remove_partial,
+    temporary_beside,
+)
 
 
 def _parse(database_url: str | URL) -> URL:
@@ -109,81 +89,11 @@ def _parse(database_url: str | URL) -> URL:
         raise ReviewError(f"invalid database URL {database_url!r}") from None
 
 
-def _redacted(url: URL) -> str:
-    return url.render_as_string(hide_password=True)
-
-
-def backup_kind(path: Path) -> str | None:
-    """``sqlite`` or ``postgresql`` from a backup file's first bytes; None when neither."""
-    try:
-        with open(path, "rb") as file:
-            head = file.read(len(SQLITE_MAGIC))
-    except FileNotFoundError:
-        raise ReviewError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ReviewError(f"{path}: is a directory, expected a backup file") from None
-    except OSError as exc:
-        raise ReviewError(f"{path}: cannot read: {exc.strerror}") from None
-    if head.startswith(SQLITE_MAGIC):
-        return "sqlite"
-    if head.startswith(PG_DUMP_MAGIC):
-        return "postgresql"
-    return None
-
-
 def _backend(url: URL) -> str:
     name = url.get_backend_name()
     if name not in ("sqlite", "postgresql"):
         raise ReviewError(f"backups support SQLite and PostgreSQL databases, not {name}")
     return name
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower()]
-    return (errors or lines or ["(no message)"])[0]
-
-
-# --------------------------------------------------------------------------- writing files
-
-
-def _check_destination(destination: Path) -> Path:
-    destination = Path(destination).expanduser()
-    if destination.is_dir():
-        raise ReviewError(f"{destination}: is a directory, expected a file name for the backup")
-    if not destination.parent.is_dir():
-        raise ReviewError(f"{destination.parent}: no such folder")
-    return destination
-
-
-def _temporary_beside(destination: Path) -> Path:
-    """An empty hidden file in the destination's folder (so the final rename is atomic)."""
-    try:
-        handle, name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.",
-                                        suffix=".partial")
-    except OSError as exc:
-        raise ReviewError(f"cannot write to {destination.parent}: {exc.strerror}") from None
-    os.close(handle)
-    return Path(name)
-
-
-def _remove_partial(path: Path) -> None:
-    for leftover in (path, *(path.with_name(path.name + s) for s in ("-journal", "-wal", "-shm"))):
-        with suppress(FileNotFoundError):
-            leftover.unlink()
-
-
-def _publish(partial: Path, destination: Path) -> None:
-    """fsync the finished file, rename it into place and fsync the folder."""
-    with open(partial, "rb+") as file:
-        os.fsync(file.fileno())
-    os.replace(partial, destination)
-    with suppress(OSError):  # not every file system lets a folder be fsynced
-        folder = os.open(destination.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
 
 
 # --------------------------------------------------------------------------- SQLite
@@ -212,10 +122,10 @@ def _backup_sqlite(url: URL, destination: Path) -> BackupResult:
         raise ReviewError("cannot back up an in-memory SQLite database")
     if not source_path.is_file():
         raise ReviewError(f"no database at {source_path}")
-    destination = _check_destination(destination)
+    destination = check_destination(destination)
     if destination.resolve() == source_path.resolve():
         raise ReviewError(f"{destination} is the database itself: choose another file for the backup")
-    partial = _temporary_beside(destination)
+    partial = temporary_beside(destination)
     try:
         with closing(_read_only(source_path)) as source, closing(sqlite3.connect(partial)) as copy:
             # pages=-1: the whole database in one step, i.e. from one read snapshot.
@@ -225,14 +135,14 @@ def _backup_sqlite(url: URL, destination: Path) -> BackupResult:
             if check != "ok":
                 raise ReviewError(f"the backup copy failed its integrity check: {check}")
             revision = _sqlite_revision(copy)
-        _publish(partial, destination)
+        publish(partial, destination)
     except sqlite3.Error as exc:
         raise ReviewError(f"backup of {source_path} failed: {exc}") from None
     except OSError as exc:
         raise ReviewError(f"backup to {destination} failed: {exc.strerror or exc}") from None
     finally:
-        _remove_partial(partial)
-    return BackupResult(database=_redacted(url), backend="sqlite", output=str(destination),
+        remove_partial(partial)
+    return BackupResult(database=redacted(url), backend="sqlite", output=str(destination),
                         bytes=destination.stat().st_size, revision=revision)
 
 
@@ -281,18 +191,12 @@ def _restore_sqlite(url: URL, source: Path, *, force: bool) -> RestoreResult:
         raise ReviewError(f"restore into {target} failed: {exc}") from None
     if check != "ok":
         raise ReviewError(f"the restored database {target} failed its integrity check: {check}")
-    return RestoreResult(database=_redacted(url), backend="sqlite", source=str(source),
+    return RestoreResult(database=redacted(url), backend="sqlite", source=str(source),
                          revision=revision, replaced_data=bool(rows),
-                         up_to_date=_is_head(revision))
+                         up_to_date=is_head(revision))
 
 
 # --------------------------------------------------------------------------- entry points
-
-
-def _is_head(revision: str | None) -> bool:
-    from review.core.schema import head_revision
-
-    return revision is not None and revision == head_revision()
 
 
 def backup_database(database_url: str | URL, destination: Path) -> BackupResult:
@@ -325,7 +229,7 @@ def restore_database(database_url: str | URL, source: Path, *, force: bool = Fal
     if kind != backend:
         names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
         raise ReviewError(f"{source} is a {names[kind]} backup and cannot be restored into the "
-                          f"{names[backend]} database {_redacted(url)}: restore it into a "
+                          f"{names[backend]} database {redacted(url)}: restore it into a "
                           f"{names[kind]} database (--db)")
     if backend == "sqlite":
         return _restore_sqlite(url, source, force=force)

@@ -1,8 +1,8 @@
 """Backup and restore of a PostgreSQL database with ``pg_dump`` / ``pg_restore``.
 
-The dispatch, the SQLite side and the shared file handling are in
-:mod:`review.interchange.backup`; this module is what only PostgreSQL needs: the client
-tools, the connection parameters they take, and the custom-format archive.
+The dispatch and the SQLite side are in :mod:`review.interchange.backup`, the shared file
+handling in :mod:`review.interchange.backup_files`; this module is what only PostgreSQL needs:
+the client tools, the connection parameters they take, and the custom-format archive.
 """
 
 from __future__ import annotations
@@ -18,18 +18,18 @@ from sqlalchemy.exc import DBAPIError
 
 from review.core.db import check_connection, make_engine
 from review.core.errors import ReviewError
-from review.interchange.backup import (
+from review.interchange.backup_files import (
     VERSION_TABLE,
     BackupResult,
     RestoreResult,
-    _check_destination,
-    _first_line,
-    _is_head,
-    _publish,
-    _redacted,
-    _remove_partial,
-    _temporary_beside,
     backup_kind,
+    check_destination,
+    first_line,
+    is_head,
+    publish,
+    redacted,
+    remove_partial,
+    temporary_beside,
 )
 
 
@@ -67,7 +67,7 @@ def _run_tool(command: list[str], env: dict[str, str], what: str) -> subprocess.
     except OSError as exc:
         raise ReviewError(f"cannot run {command[0]}: {exc.strerror or exc}") from None
     if result.returncode != 0:
-        raise ReviewError(f"{what} failed: {_first_line(result.stderr)}")
+        raise ReviewError(f"{what} failed: {first_line(result.stderr)}")
     return result
 
 
@@ -87,28 +87,28 @@ def _postgres_state(url: URL) -> tuple[int, str | None]:
         return rows, revision
     except DBAPIError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise ReviewError(f"cannot read database {_redacted(url)}: {reason}") from None
+        raise ReviewError(f"cannot read database {redacted(url)}: {reason}") from None
     finally:
         engine.dispose()
 
 
 def backup_postgres(url: URL, destination: Path) -> BackupResult:
     pg_dump = _client_tool("pg_dump")
-    destination = _check_destination(destination)
+    destination = check_destination(destination)
     uri, env = _libpq(url)
-    partial = _temporary_beside(destination)
+    partial = temporary_beside(destination)
     try:
         _run_tool([pg_dump, "--format=custom", "--no-password", f"--file={partial}", f"--dbname={uri}"],
                   env, "pg_dump")
         if backup_kind(partial) != "postgresql":
             raise ReviewError(f"pg_dump did not write a custom-format archive to {destination}")
-        _publish(partial, destination)
+        publish(partial, destination)
     except OSError as exc:
         raise ReviewError(f"backup to {destination} failed: {exc.strerror or exc}") from None
     finally:
-        _remove_partial(partial)
+        remove_partial(partial)
     _, revision = _postgres_state(url)
-    return BackupResult(database=_redacted(url), backend="postgresql", output=str(destination),
+    return BackupResult(database=redacted(url), backend="postgresql", output=str(destination),
                         bytes=destination.stat().st_size, revision=revision)
 
 
@@ -121,10 +121,10 @@ def restore_postgres(url: URL, source: Path, *, force: bool) -> RestoreResult:
         raise ReviewError(f"{source}: not a backup of a review database (no {VERSION_TABLE} table)")
     rows, _ = _postgres_state(url)
     if rows and not force:
-        raise ReviewError(f"the database {_redacted(url)} already holds data ({rows} rows): add "
+        raise ReviewError(f"the database {redacted(url)} already holds data ({rows} rows): add "
                           "--force to replace it with the backup")
     _run_tool([pg_restore, "--clean", "--if-exists", "--no-owner", "--single-transaction",
                "--exit-on-error", "--no-password", f"--dbname={uri}", str(source)], env, "pg_restore")
     _, revision = _postgres_state(url)
-    return RestoreResult(database=_redacted(url), backend="postgresql", source=str(source),
-                         revision=revision, replaced_data=bool(rows), up_to_date=_is_head(revision))
+    return RestoreResult(database=redacted(url), backend="postgresql", source=str(source),
+                         revision=revision, replaced_data=bool(rows), up_to_date=is_head(revision))

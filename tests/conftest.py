@@ -8,6 +8,7 @@ that use the database run, unless REVIEW_TEST_ALL=1.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -115,6 +116,37 @@ def cli(database_url, capsys, monkeypatch, tmp_path):
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def initialised(cli):
+    """The ``cli`` runner on a database that ``review init`` has created."""
+    code, _, err = cli("init")
+    assert code == 0, err
+    return cli
+
+
+def counts(cli) -> dict[str, int]:
+    """The counts ``review status --json`` prints (models, prompts, generations, ...)."""
+    code, out, err = cli("status", "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+@pytest.fixture
+def database(engine, database_url):
+    """The server's :class:`~review.core.db.Database` on the migrated database, with the
+    accounts ana (password her-password) and bo (his-password)."""
+    from review.core.config import Settings
+    from review.core.db import Database, session_scope
+    from tests.factories import make_reviewer
+
+    with session_scope(engine, write=True) as session:
+        make_reviewer(session, "ana", password="her-password")
+        make_reviewer(session, "bo", password="his-password")
+    db = Database(Settings(database_url=database_url))
+    yield db
+    db.engine.dispose()
 
 
 # --------------------------------------------------------------------------- tiny models

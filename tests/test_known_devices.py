@@ -18,17 +18,6 @@ from review.core.config import Settings
 from review.core.db import Database, session_scope
 from review.core.errors import ReviewError
 from review.core.models import KnownDevice, Reviewer, utcnow
-from tests.factories import make_reviewer
-
-
-@pytest.fixture
-def database(engine, database_url):
-    with session_scope(engine, write=True) as session:
-        make_reviewer(session, "ana", password="her-password")
-        make_reviewer(session, "bo", password="his-password")
-    db = Database(Settings(database_url=database_url))
-    yield db
-    db.engine.dispose()
 
 
 def outcome(result):

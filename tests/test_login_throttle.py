@@ -15,19 +15,9 @@ import pytest
 from review.auth import login
 from review.auth.login import log_in
 from review.auth.throttle import ThrottlePolicy, attempt_failed, attempt_succeeded, begin_attempt
-from review.core.config import Settings
-from review.core.db import Database, session_scope
+from review.core.db import session_scope
 from review.core.models import utcnow
 from tests.factories import make_reviewer
-
-
-@pytest.fixture
-def database(engine, database_url):
-    with session_scope(engine, write=True) as session:
-        make_reviewer(session, "ana", password="her-password")
-    db = Database(Settings(database_url=database_url))
-    yield db
-    db.engine.dispose()
 
 
 def attempt(database, password, address, name="ana"):

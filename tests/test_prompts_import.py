@@ -7,24 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import counts
+
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "prompts.jsonl"
 
 
 def write_jsonl(path: Path, rows: list) -> Path:
     path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
     return path
-
-
-def counts(cli) -> dict:
-    code, out, _ = cli("status", "--json")
-    assert code == 0
-    return json.loads(out)
-
-
-@pytest.fixture
-def initialised(cli):
-    assert cli("init")[0] == 0
-    return cli
 
 
 def test_import_then_reimport_changes_nothing(initialised, tmp_path):

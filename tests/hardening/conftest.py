@@ -1,4 +1,4 @@
-"""Fixtures and settings shared by the hardening tests (hostile input, backups, faults).
+"""Settings and helpers shared by the hardening tests (hostile input, backups, faults).
 
 Hypothesis runs a fixed, modest number of examples per test, derandomized so that CI sees
 the same examples on every run; its example database is off so nothing is written to disk.
@@ -6,11 +6,8 @@ the same examples on every run; its example database is off so nothing is writte
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, settings
 
 # Each example shares the test's database, so the tests use fresh names per example.
@@ -22,20 +19,6 @@ HYPOTHESIS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                            HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
-
-
-@pytest.fixture
-def initialised(cli) -> Callable[..., tuple[int, str, str]]:
-    """The ``cli`` runner on a database that ``review init`` has created."""
-    code, _, err = cli("init")
-    assert code == 0, err
-    return cli
-
-
-def counts(cli) -> dict[str, int]:
-    code, out, err = cli("status", "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def assert_one_error_line(code: int, out: str, err: str, *fragments: str) -> None:

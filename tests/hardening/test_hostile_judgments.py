@@ -15,7 +15,8 @@ from review.core.db import session_scope
 from review.interchange.mtbench import KNOWN_KEYS, WINNERS, prompt_external_id
 from review.core.models import Comparison, Generation, Judgment, Model, Prompt, Reviewer, Study
 from review.reporting.status import database_counts
-from tests.hardening.conftest import HYPOTHESIS, assert_one_error_line, counts, write_lines
+from tests.conftest import counts
+from tests.hardening.conftest import HYPOTHESIS, assert_one_error_line, write_lines
 from tests.hardening.hostile import hostile_name, hostile_text, json_values
 from tests.hardening.test_hostile_prompts import INVALID_UTF8, first_error_line
 

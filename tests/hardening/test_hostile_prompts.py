@@ -16,7 +16,8 @@ from review.core.db import session_scope
 from review.core.models import Prompt, PromptSet
 from review.campaign.prompts import KNOWN_FIELDS, ROLES
 from review.reporting.status import database_counts
-from tests.hardening.conftest import HYPOTHESIS, assert_one_error_line, counts, write_lines
+from tests.conftest import counts
+from tests.hardening.conftest import HYPOTHESIS, assert_one_error_line, write_lines
 from tests.hardening.hostile import hostile_name, hostile_text, json_values
 
 _names = itertools.count()

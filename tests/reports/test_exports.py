@@ -15,19 +15,12 @@ from review.interchange.exports import EXPORT_COLUMNS
 from review.interchange.mtbench import parse_mtbench_file
 from review.core.models import Judgment
 from tests.factories import make_reviewer, make_study_with_items
-from tests.reports.simulate import demo_run, mtbench_file
+from tests.reports.simulate import mtbench_file
 
 STUDY = "sft-step-300"
+DEMO_ITEMS = 24  # items per study of the ``demo`` fixture's run
 ANALYSIS_KEYS = ("counts", "win_rate", "decisive_win_rate", "agreement", "by_category",
                  "position_bias", "ratings", "length_bias", "both_bad_rate")
-
-
-@pytest.fixture
-def demo(engine):
-    """The three-checkpoint run of tests/reports/simulate.py, committed (24 items per study)."""
-    with session_scope(engine, write=True) as session:
-        demo_run(session, n_items=24)
-    return engine
 
 
 def read_jsonl(text: str) -> list[dict]:

@@ -14,16 +14,10 @@ from review.core.lookup import get_study
 from review.reporting.figures import report_figures
 from review.reporting.report import build_report_data, render_report_html
 from tests.factories import make_study_with_items
-from tests.reports.simulate import PAYLOADS, demo_run, mtbench_file, payload_study
+from tests.reports.simulate import PAYLOADS, mtbench_file, payload_study
 
 N_BOOTSTRAP = 200
-
-
-@pytest.fixture
-def demo(engine):
-    with session_scope(engine, write=True) as session:
-        demo_run(session, n_items=40)
-    return engine
+DEMO_ITEMS = 40  # items per study of the ``demo`` fixture's run
 
 
 def report_of(engine, name: str) -> tuple[dict, str]:

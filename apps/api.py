@@ -39,6 +39,7 @@ from review.campaign.judgments import MAX_RATIONALE_LENGTH, AlreadyVoted
 from review.campaign.leases import LeaseExpired
 from review.core.errors import NotFound, PermissionDenied, ReviewError
 from review.interchange.exports import FORMATS as EXPORT_FORMATS
+from review.reporting.pool import StillComputing
 from review.reporting.runner import DEFAULT_BOOTSTRAP, MAX_BOOTSTRAP, MIN_BOOTSTRAP
 
 PREFIX = "/api/v1"
@@ -46,7 +47,7 @@ EXPORT_CHUNK = 1 << 16
 # A refusal's HTTP status, by the domain error's kind (the most specific class first).
 ERROR_STATUS: tuple[tuple[type[ReviewError], int], ...] = (
     (PermissionDenied, 403), (NotFound, 404), (AlreadyVoted, 409), (LeaseExpired, 409),
-    (ReviewError, 400),
+    (StillComputing, 429), (ReviewError, 400),
 )
 EXPORT_MEDIA = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8",
                 "parquet": "application/vnd.apache.parquet", "mtbench": "application/x-ndjson",
@@ -62,8 +63,10 @@ class Progress(BaseModel):
     """The caller's progress on a study: votes cast, items still open to them, items skipped."""
 
     done: int
-    remaining: int
+    remaining: int = Field(description="items still open to you (counted up to a cap, see capped)")
     skipped: int
+    capped: bool = Field(False, description="true when at least `remaining` items are left (the "
+                                            "count stops there)")
 
 
 class Item(BaseModel):
@@ -142,7 +145,7 @@ class StudyProgressOut(BaseModel):
 
 def _item(screen: Any) -> Item:
     progress = Progress(done=screen.progress.done, remaining=screen.progress.remaining,
-                        skipped=screen.progress.skipped)
+                        skipped=screen.progress.skipped, capped=screen.progress.capped)
     view = screen.item
     if view is None:
         return Item(assignment_id=None, mode=screen.mode, progress=progress, paused=screen.paused)
@@ -287,7 +290,8 @@ def api_router(ctx: AppContext) -> APIRouter:
         collection = found.collection
         return StudyProgressOut(
             study=study, status=found.status,
-            you=Progress(done=you.done, remaining=you.remaining, skipped=you.skipped) if you else None,
+            you=Progress(done=you.done, remaining=you.remaining, skipped=you.skipped,
+                         capped=you.capped) if you else None,
             collection=CollectionProgress(
                 items=collection.items, gold_items=collection.gold_items,
                 judgments=collection.judgments, needed=collection.needed,
@@ -295,16 +299,11 @@ def api_router(ctx: AppContext) -> APIRouter:
                 share_done=collection.share_done) if collection else None)
 
     @router.get("/studies/{study}/analysis", tags=["results"])
-    @on_database
-    def analysis(study: str, name: Account, bootstrap: Rounds = DEFAULT_BOOTSTRAP) -> JSONResponse:
-        """The ``review analyze --json`` document of the study (analysts and admins)."""
-        from review.core.lookup import get_study
-        from review.reporting.runner import analyze_study, bootstrap_rounds
-
-        with ctx.account(name, action="view_results") as (session, _):
-            document = analyze_study(session=session, study=get_study(session=session, name=study),
-                                     n_bootstrap=bootstrap_rounds(bootstrap))
-        return JSONResponse(document)
+    async def analysis(study: str, name: Account, bootstrap: Rounds = DEFAULT_BOOTSTRAP) -> JSONResponse:
+        """The ``review analyze --json`` document of the study (analysts and admins), computed by
+        the server's analysis workers and cached until the study's data changes; 429 while your
+        previous analysis is still computing."""
+        return JSONResponse(await _analysis(name, "analysis", study, bootstrap))
 
     @router.get("/studies/{study}/export", tags=["results"])
     def export(study: str, name: Account,
@@ -329,18 +328,24 @@ def api_router(ctx: AppContext) -> APIRouter:
                                  headers=_attachment(file_name))
 
     @router.get("/studies/{study}/report", tags=["results"])
-    @on_database
-    def report(study: str, name: Account, bootstrap: Rounds = DEFAULT_BOOTSTRAP) -> Response:
+    async def report(study: str, name: Account, bootstrap: Rounds = DEFAULT_BOOTSTRAP) -> Response:
         """The study's self-contained HTML report (analysts and admins), as a download."""
-        from review.core.lookup import get_study
-        from review.reporting.report import build_report_data, render_report_html, report_file_name
-        from review.reporting.runner import bootstrap_rounds
+        from review.reporting.report import report_file_name
 
-        with ctx.account(name, action="view_results") as (session, _):
-            data = build_report_data(session=session, study=get_study(session=session, name=study),
-                                     n_bootstrap=bootstrap_rounds(bootstrap))
-        return Response(render_report_html(data), media_type="text/html; charset=utf-8",
-                        headers=_attachment(report_file_name(data["study"]["name"])))
+        page = await _analysis(name, "report_html", study, bootstrap)
+        return Response(page, media_type="text/html; charset=utf-8",
+                        headers=_attachment(report_file_name(study)))
+
+    async def _analysis(name: str, kind: str, study: str, bootstrap: Any) -> Any:
+        """An analysis from the pool: its key read in a worker thread, then awaited without
+        holding a thread or a database connection."""
+        import asyncio
+
+        import anyio
+
+        key = await anyio.to_thread.run_sync(on_database(
+            lambda: ctx.analysis_key(name, kind=kind, study=study, n_bootstrap=bootstrap)))
+        return await asyncio.wrap_future(ctx.analyses.submit(account=name, key=key))
 
     return router
 
@@ -368,7 +373,8 @@ def add_api(app: FastAPI, ctx: AppContext) -> None:
     @app.exception_handler(ReviewError)
     async def refusal(_: Request, exc: ReviewError) -> JSONResponse:
         status = next(code for kind, code in ERROR_STATUS if isinstance(exc, kind))
-        return JSONResponse(status_code=status, content={"detail": str(exc)})
+        headers = {"Retry-After": "2"} if status == 429 else None
+        return JSONResponse(status_code=status, content={"detail": str(exc)}, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:

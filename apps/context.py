@@ -19,17 +19,19 @@ from review.core.config import Settings
 from review.core.db import Database
 from review.core.errors import ReviewError
 from review.core.models import Reviewer
+from review.reporting.pool import AnalysisKey, AnalysisPool
 
 
 @dataclass
 class AppContext:
     settings: Settings
     database: Database
+    analyses: AnalysisPool
     _lookup: Callable[[str], str | None] | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppContext:
-        return cls(settings=settings, database=Database(settings))
+        return cls(settings=settings, database=Database(settings), analyses=AnalysisPool(settings))
 
     @property
     def engine(self) -> Any:
@@ -68,6 +70,21 @@ class AppContext:
 
         with self.session() as session:
             return account_for_token(session=session, token=token)
+
+    def analysis_key(self, who: Any, *, kind: str, study: str, n_bootstrap: Any) -> AnalysisKey:
+        """The key of an analysis of the study called ``study`` for an analyst or admin (the
+        rounds checked); the session is let go before anything waits for the analysis."""
+        from review.core.lookup import get_study
+        from review.reporting.runner import bootstrap_rounds
+
+        with self.account(who, action="view_results") as (session, _):
+            return self.analyses.key(session=session, kind=kind, study=get_study(session=session, name=study),
+                                     n_bootstrap=bootstrap_rounds(n_bootstrap))
+
+    def close(self) -> None:
+        """Stop the analysis workers and release the database."""
+        self.analyses.close()
+        self.database.dispose()
 
     def log_out(self, token: str) -> None:
         """End every session of the account that ``token`` belongs to (nothing when none)."""

@@ -41,7 +41,7 @@ from apps.dashboard_views import (
 )
 from review.auth.permissions import may
 from review.interchange.exports import FORMATS as EXPORT_FORMATS
-from review.reporting.runner import DEFAULT_BOOTSTRAP, MAX_BOOTSTRAP, MIN_BOOTSTRAP, bootstrap_rounds
+from review.reporting.runner import DEFAULT_BOOTSTRAP, MAX_BOOTSTRAP, MIN_BOOTSTRAP
 
 PROGRESS_SECONDS = 30.0
 PLOTS = ("win_rate", "votes", "ratings", "agreement", "position_bias", "length_bias")
@@ -130,20 +130,11 @@ def build_dashboard_tab(ctx: AppContext) -> dict[str, Any]:
 
     @user_errors
     def show_study(name: str | None, n_rounds: float | None, request: gr.Request) -> tuple:
-        from review.core.lookup import get_study
         from review.reporting.figures import report_figures
-        from review.reporting.report import build_report_data
 
-        from review.core.errors import ReviewError
-
-        if not name:
-            raise ReviewError("choose a study first")
-        with ctx.account(request, action="view_results") as (session, _):
-            target = get_study(session=session, name=name)
-            data = build_report_data(session=session, study=target,
-                                     n_bootstrap=bootstrap_rounds(n_rounds))
+        wanted = ctx.analysis_key(request, kind="report_data", study=name, n_bootstrap=n_rounds)
+        data = ctx.analyses.submit(account=request.username, key=wanted).result()
         figures = report_figures(data)
-        rounds_used = bootstrap_rounds(n_rounds)
         for key in PLOTS[1:]:
             if key in figures and (figures[key].layout.height or 0) < MIN_PLOT_HEIGHT:
                 figures[key].update_layout(height=MIN_PLOT_HEIGHT)
@@ -152,7 +143,7 @@ def build_dashboard_tab(ctx: AppContext) -> dict[str, Any]:
                 category_table(data), agreement_facts(data), bias_facts(data),
                 judge_facts_html(data), reviewer_warnings(data),
                 gr.Dataframe(value=reviewer_rows(data) or None, headers=REVIEWER_COLUMNS),
-                download_links(data["study"]["name"], rounds_used))
+                download_links(data["study"]["name"], wanted.n_bootstrap))
 
     events = {"api_visibility": "private", "queue": False}
     refresh.click(refresh_all, None, [table, study], api_name="dashboard_refresh", **events)

@@ -1,8 +1,9 @@
 """HTML and table rows of the analyst dashboard, from :func:`review.reporting.report.build_report_data`.
 
-Pure formatting: no database, no Gradio. Every piece of user text (study, model, reviewer
-and category names, verdict reasons) is escaped here; the plots escape their own labels
-(:mod:`review.reporting.report`).
+Pure formatting: no database, no Gradio. A study's sections are the report's own section
+templates (:mod:`review.reporting.sections`) with the dashboard's class names, so a section
+reads the same in both; jinja2 escapes every piece of user text in them, and the progress table
+escapes its own here. The plots escape their own labels (:mod:`review.reporting.report`).
 """
 
 from __future__ import annotations
@@ -10,29 +11,32 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from review.reporting.formatters import (
-    CHECK_MARKS,
-    boilerplate_lines,
-    category_rows,
-    check_line,
-    guardrail_text,
-    identifiability_facts,
-    interval_name,
-    judge_facts,
-    num,
-    p_value,
-    pct,
-)
+from review.reporting.formatters import pct
+from review.reporting.sections import SectionStyle, render_section
 
 PROGRESS_COLUMNS = ("Study", "Status", "Overlap", "Items", "Gold items", "Judgments",
                     "Needed (items × overlap)", "Still to collect", "Done", "Reviewers")
 REVIEWER_COLUMNS = ["Reviewer", "Judgments", "Gold items", "Median time per judgment",
                     "Agreement with majority", "Gold accuracy", "Left rate", "Flags"]
-VERDICT_WORDS = {"ship": "Ship", "do_not_ship": "Do not ship", "inconclusive": "Inconclusive"}
+# The report's sections with the class names DASHBOARD_CSS styles.
+STYLE = SectionStyle(
+    sub="dash-sub", notice="dash-notice", notice_id=None, verdict="dash-verdict",
+    verdict_variant="dash-verdict-", verdict_id="dash-verdict", verdict_word="dash-verdict-word",
+    verdict_upper=False, more="dash-more", method="dash-more", checks="dash-checks",
+    check="dash-check dash-check-", check_mark="dash-check-mark", cards="dash-cards",
+    card="dash-card", card_label="dash-card-label", card_value="dash-card-value",
+    card_detail="dash-card-detail", categories="dash-table dash-categories",
+    guardrail="dash-guardrail", guard="dash-guard-", facts="dash-facts", muted="dash-muted",
+    empty="dash-empty", warning="dash-warning")
 
 
 def _e(value: Any) -> str:
     return html.escape(str(value))
+
+
+def _section(name: str, data: dict[str, Any]) -> str:
+    # Quotes as html.escape writes them (&#x27;, &quot;), like every other piece of the page.
+    return render_section(name, data, STYLE).replace("&#39;", "&#x27;").replace("&#34;", "&quot;")
 
 
 # --------------------------------------------------------------------------- progress
@@ -70,156 +74,39 @@ def progress_table(rows: list[Any]) -> str:
 
 def study_header(data: dict[str, Any]) -> str:
     """Who is compared, on what, with how many judgments; then the verdict with its reasons."""
-    study, analysis = data["study"], data["analysis"]
-    decision = analysis.get("decision") or {}
-    verdict = decision.get("verdict")
-    if study.get("candidate"):
-        pair = (f"candidate <strong>{_e(study['candidate'])}</strong> vs baseline "
-                f"<strong>{_e(study['baseline'])}</strong>")
-    else:
-        pair = "several model pairs"
-    facts = [pair, f"{analysis['n_items']} items", f"{analysis['n_judgments']} judgments",
-             f"{analysis['n_reviewers']} reviewers", f"status {_e(study['status'])}"]
-    if study.get("prompt_set"):
-        facts.append(f"prompt set {_e(study['prompt_set'])}")
-    reasons = "".join(f"<li>{_e(reason)}</li>" for reason in decision.get("reasons") or [])
-    more = decision.get("additional_judgments_needed")
-    more_html = (f'<div class="dash-more">About {int(more)} more judgments would likely settle it.</div>'
-                 if more else "")
-    if verdict:
-        method = ("Anytime-valid: holds however often you look" if decision.get("method") == "anytime"
-                  else "One planned look (fixed method)")
-        more_html += (f'<div class="dash-more">{method}.'
-                      + (" <strong>Settled: stop collecting.</strong>" if decision.get("settled") else "")
-                      + "</div>")
-        rows = "".join(
-            f'<tr class="dash-check dash-check-{_e(c["status"])}"><td>{_e(CHECK_MARKS[c["status"]])}</td>'
-            f"<td>{_e(check_line(c))}</td></tr>" for c in decision.get("checks") or [])
-        more_html += '<table class="dash-checks">' + rows + "</table>"
-    confidence = round(100 * (analysis.get("thresholds") or {}).get("confidence", 0.95))
-    stripped = "".join(f'<p class="dash-notice">Boilerplate stripped: {_e(line)}.</p>'
-                       for line in boilerplate_lines(analysis))
-    return (f'<div class="dash-study"><h3>{_e(study["name"])}</h3>'
-            f'<p class="dash-sub">{" &middot; ".join(facts)}</p>'
-            f'<p class="dash-sub">{analysis["n_bootstrap"]} bootstrap rounds, seed {analysis["seed"]}, '
-            f"{confidence}% intervals &middot; computed {_e(data['generated_at'])}</p>{stripped}</div>"
-            f'<div id="dash-verdict" class="dash-verdict dash-verdict-{_e(verdict or "none")}">'
-            f'<div class="dash-verdict-word">{_e(VERDICT_WORDS.get(verdict, "No verdict"))}</div>'
-            f"<ul>{reasons}</ul>{more_html}</div>")
-
-
-def _card(label: str, value: str, detail: str) -> str:
-    return (f'<div class="dash-card"><div class="dash-card-label">{label}</div>'
-            f'<div class="dash-card-value">{value}</div><div class="dash-card-detail">{detail}</div></div>')
+    return (f'<div class="dash-study"><h3>{_e(data["study"]["name"])}</h3>'
+            f'{_section("study_facts", data)}</div>{_section("verdict", data)}')
 
 
 def summary_cards(data: dict[str, Any]) -> str:
     """Headline numbers: win rate, decisive votes, agreement, both-bad share."""
-    analysis = data["analysis"]
-    agreement = analysis.get("agreement") or {}
-    thresholds = analysis.get("thresholds") or {}
-    cards = []
-    win = analysis.get("win_rate")
-    if win and win.get("estimate") is not None:
-        cards.append(_card("Win rate of the candidate", pct(win["estimate"]),
-                           f"{interval_name(win)} {pct(win['ci_low'])} to {pct(win['ci_high'])}; "
-                           "ties count half"))
-    decisive = analysis.get("decisive_win_rate")
-    if decisive and decisive.get("estimate") is not None:
-        cards.append(_card("Decisive votes won", pct(decisive["estimate"]),
-                           f"prompt-clustered test {p_value(decisive.get('p_value'))}"))
-    alpha_ci = agreement.get("krippendorff_alpha_nominal_ci")
-    cards.append(_card("Krippendorff's alpha", num(agreement.get("krippendorff_alpha_nominal"), 2),
-                       (f"interval {num(alpha_ci[0], 2)} to {num(alpha_ci[1], 2)}" if alpha_ci
-                        else "no interval") + "; describes agreement, not a gate"))
-    if analysis.get("both_bad_rate") is not None:
-        cards.append(_card("Both answers bad", pct(analysis["both_bad_rate"]),
-                           f"limit {pct(thresholds.get('max_both_bad_rate'), 0)}"))
-    return f'<div class="dash-cards">{"".join(cards)}</div>'
+    return _section("summary_cards", data)
 
 
 def category_table(data: dict[str, Any]) -> str:
     """Win rate per category, guardrail categories marked with their threshold and status."""
-    rows = category_rows(data["analysis"])
-    if not rows:
-        return ""
-    body = []
-    for row in rows:
-        interval = (f"{pct(row['ci_low'])} to {pct(row['ci_high'])}" if row.get("ci_low") is not None
-                    else "")
-        mark = ' <span class="dash-guardrail">guardrail</span>' if row["guardrail"] else ""
-        status = f"dash-guard-{row['status'] or 'none'}" if row["guardrail"] else "dash-muted"
-        body.append(f"<tr><td>{_e(row['category'])}{mark}</td>"
-                    f'<td class="num">{pct(row["win_rate"])}</td>'
-                    f'<td class="{status}">{_e(guardrail_text(row)) if row["guardrail"] else "-"}</td>'
-                    f'<td class="num">{interval}</td><td class="num">{_e(row["n"])}</td></tr>')
-    head = ("<tr><th>Category</th><th class=\"num\">Win rate</th><th>Guardrail</th>"
-            "<th class=\"num\">Interval</th><th class=\"num\">Judgments</th></tr>")
-    return (f'<table class="dash-table dash-categories"><thead>{head}</thead>'
-            f'<tbody>{"".join(body)}</tbody></table>')
+    return _section("category_table", data)
 
 
 def reviewer_warnings(data: dict[str, Any]) -> str:
     """A warning for each reviewer whose figures break a quality rule (see the Flags column)."""
-    items = [f"<li><strong>{_e(row['reviewer'])}</strong>: {_e('; '.join(row['flags']))}</li>"
-             for row in data["analysis"].get("reviewers") or [] if row.get("flags")]
-    if not items:
-        return ""
-    return (f'<div class="dash-warning" role="alert"><strong>Warning: {len(items)} '
-            f'reviewer{"s" if len(items) > 1 else ""} flagged</strong><ul>{"".join(items)}</ul></div>')
-
-
-def _facts(rows: list[tuple[str, str]]) -> str:
-    return ('<dl class="dash-facts">'
-            + "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in rows) + "</dl>")
+    return _section("reviewer_warnings", data)
 
 
 def agreement_facts(data: dict[str, Any]) -> str:
     """Alpha (nominal, ordinal), Fleiss' kappa and percent agreement."""
-    agreement = data["analysis"].get("agreement") or {}
-
-    def with_ci(key: str) -> str:
-        ci = agreement.get(f"{key}_ci")
-        value = num(agreement.get(key))
-        return value + (f' <span class="dash-muted">[{num(ci[0])}, {num(ci[1])}]</span>' if ci else "")
-
-    return _facts([
-        ("Krippendorff's alpha (nominal)", with_ci("krippendorff_alpha_nominal")),
-        ("Krippendorff's alpha (ordinal)", with_ci("krippendorff_alpha_ordinal")),
-        ("Fleiss' kappa", num(agreement.get("fleiss_kappa"))),
-        ("Pairwise agreement, ties counted", pct(agreement.get("percent_agreement_with_ties"))),
-        ("Pairwise agreement, ties left out", pct(agreement.get("percent_agreement_without_ties"))),
-        ("Items with two or more votes", _e(agreement.get("n_items_with_overlap", 0))),
-    ])
+    return _section("agreement_facts", data)
 
 
 def bias_facts(data: dict[str, Any]) -> str:
-    """Position bias (left rate and its test) and length bias."""
-    analysis = data["analysis"]
-    position = analysis.get("position_bias") or {}
-    rows = [("Left answer chosen",
-             f"{pct(position.get('left_rate'))} of {_e(position.get('n_decisive', 0))} decisive votes"),
-            ("Binomial test against 50%", p_value(position.get("p_value")))]
-    length = analysis.get("length_bias") or {}
-    if length.get("longer_win_rate") is not None:
-        rows.append(("Longer answer won", f"{pct(length['longer_win_rate'])} of "
-                     f"{_e(length.get('n'))} decisive votes ({p_value(length.get('longer_win_p_value'))})"))
-    controlled = length.get("length_controlled_win_rate")
-    if controlled:
-        rows.append(("Length-controlled win rate",
-                     f"{pct(controlled['estimate'])} <span class=\"dash-muted\">"
-                     f"[{pct(controlled['ci_low'])}, {pct(controlled['ci_high'])}]</span>"))
-    rows += [(_e(label), _e(value)) for label, value in identifiability_facts(analysis)]
-    return _facts(rows)
+    """Position bias, length bias, and whether the answers give their models away."""
+    return "".join(_section(name, data) for name in ("position_facts", "length_facts",
+                                                     "identifiability_facts"))
 
 
 def judge_facts_html(data: dict[str, Any]) -> str:
     """The model judges' agreement with people and the prediction-powered win rate."""
-    rows = judge_facts(data["analysis"])
-    if not rows:
-        return ('<p class="dash-muted">No model judge has judged this study '
-                "(<code>review judge --study NAME --judge MODEL</code>).</p>")
-    return _facts([(_e(label), _e(value)) for label, value in rows])
+    return _section("judge_facts", data)
 
 
 def reviewer_rows(data: dict[str, Any]) -> list[list[Any]]:
@@ -283,6 +170,10 @@ DASHBOARD_CSS = """
 .dash-facts dt { opacity: 0.75; }
 .dash-facts dd { margin: 0; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
 .dash-muted { opacity: 0.7; }
+/* The bias facts are three lists (position, length, identifiability): one label column. */
+@media (min-width: 721px) {
+  #dashboard-bias .dash-facts { grid-template-columns: 22em minmax(0, 1fr); }
+}
 #dashboard-controls, #admin-new-account, #admin-assign-row { align-items: flex-end; }
 #dashboard-controls > button, #admin-new-account > button, #admin-assign-row > button {
   flex-grow: 0; margin-bottom: 2px; }

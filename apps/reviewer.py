@@ -192,7 +192,8 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
         When ``current`` is the item still on screen (a vote was refused), the form keeps
         what the reviewer chose and wrote.
         """
-        progress_text = f"**{screen.progress.done}** done · **{screen.progress.remaining}** remaining"
+        left = f"{screen.progress.remaining:,}" + ("+" if screen.progress.capped else "")
+        progress_text = f"**{screen.progress.done:,}** done · **{left}** remaining"
         skipped = screen.progress.skipped
         if skipped:
             progress_text += f" · **{skipped}** skipped"

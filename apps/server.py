@@ -235,7 +235,7 @@ class WebApp:
                 self.thread.join(timeout=30)
             self.server = self.thread = None
         self.page.close(verbose=False)
-        self.review_context.database.dispose()
+        self.review_context.close()
 
 
 def build_app(settings: Settings) -> WebApp:
@@ -315,4 +315,4 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     try:
         launch(app, host=host, port=port, block=True, quiet=False)
     finally:
-        app.review_context.database.dispose()
+        app.review_context.close()

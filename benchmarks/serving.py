@@ -21,12 +21,15 @@ run into a closed-loop stress test: every reviewer fires its next request the mo
 last one returns.
 
 Targets on a 2-core machine: p99 under 50 ms at the service layer and under 250 ms over
-HTTP (with the default think time).
+HTTP (with the default think time); with ``--sweep 1000,20000,100000``, each study size is
+seeded afresh and measured in turn, and the next item's p99 at every size stays within 1.5x
+of the first (its cost does not grow with the study).
 
 Usage::
 
     python benchmarks/serving.py [--db sqlite|postgres|both] [--reviewers 50] [--votes 8]
-                                 [--think 1.0] [--layers service,http]
+                                 [--think 1.0] [--layers service,http] [--items 400]
+                                 [--sweep 1000,20000,100000]
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 TARGET_SERVICE_P99_MS = 50.0
 TARGET_HTTP_P99_MS = 250.0
+# "Next item" at the largest study of a sweep against the smallest (p99).
+TARGET_SWEEP_RATIO = 1.5
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PASSWORD = "bench-pw"
 # Each reviewer's first item is not measured: it opens the pool's connections and warms caches.
@@ -105,7 +110,10 @@ def postgres_database(server_url: str) -> Iterator[str]:
 
 
 def seed(url: str, *, reviewers: int, items: int, overlap: int) -> list[str]:
-    """A migrated database with one study of ``items`` items and ``reviewers`` accounts on it."""
+    """A migrated database with one study of ``items`` items and ``reviewers`` accounts on it
+    (multi-row inserts: 100,000 items take seconds, as an import would)."""
+    from sqlalchemy import insert, select
+
     from review.core.db import make_engine, session_scope
     from review.core.models import (
         Comparison,
@@ -124,6 +132,7 @@ def seed(url: str, *, reviewers: int, items: int, overlap: int) -> list[str]:
     upgrade_head(engine)
     password_hash = hash_password(PASSWORD)  # one hash (with its salt) serves every account
     names = [f"reviewer{i:03d}" for i in range(reviewers)]
+    chunk = 5000
     with session_scope(engine) as session:
         base = Model(name="bench-base", kind="base", location="/bench/base")
         tuned = Model(name="bench-tuned", kind="finetune", location="/bench/tuned")
@@ -134,23 +143,34 @@ def seed(url: str, *, reviewers: int, items: int, overlap: int) -> list[str]:
                       overlap=overlap, guidelines="Pick the better answer.")
         session.add(study)
         session.flush()
-        for i in range(items):
-            prompt = Prompt(prompt_set_id=prompt_set.id, external_id=f"q{i}", content_hash=f"h{i}",
-                            messages=[{"role": "user", "content": f"Question {i}: explain something."}])
-            session.add(prompt)
-            session.flush()
-            pair = [Generation(model_id=m.id, prompt_id=prompt.id, params_hash="p", params={},
-                               output=f"Answer {i} from one model. " * 20, backend="bench")
-                    for m in (tuned, base)]
-            session.add_all(pair)
-            session.flush()
-            session.add(Comparison(study_id=study.id, prompt_id=prompt.id,
-                                   generation_a_id=pair[0].id, generation_b_id=pair[1].id))
+        for start in range(0, items, chunk):
+            numbers = range(start, min(items, start + chunk))
+            session.execute(insert(Prompt), [
+                {"prompt_set_id": prompt_set.id, "external_id": f"q{i}", "content_hash": f"h{i}",
+                 "messages": [{"role": "user", "content": f"Question {i}: explain something."}]}
+                for i in numbers])
+        prompt_ids = session.scalars(select(Prompt.id).where(Prompt.prompt_set_id == prompt_set.id)
+                                     .order_by(Prompt.id)).all()
+        for model in (tuned, base):
+            for start in range(0, items, chunk):
+                session.execute(insert(Generation), [
+                    {"model_id": model.id, "prompt_id": pid, "params_hash": "p", "params": {},
+                     "output": f"Answer {pid} from one model. " * 20, "backend": "bench"}
+                    for pid in prompt_ids[start:start + chunk]])
+        answers = {(row[0], row[1]): row[2] for row in session.execute(
+            select(Generation.model_id, Generation.prompt_id, Generation.id))}
+        for start in range(0, items, chunk):
+            session.execute(insert(Comparison), [
+                {"study_id": study.id, "prompt_id": pid, "generation_a_id": answers[(tuned.id, pid)],
+                 "generation_b_id": answers[(base.id, pid)]} for pid in prompt_ids[start:start + chunk]])
         for name in names:
             reviewer = Reviewer(name=name, role="reviewer", password_hash=password_hash)
             session.add(reviewer)
             session.flush()
             session.add(StudyReviewer(study_id=study.id, reviewer_id=reviewer.id))
+    if engine.dialect.name == "postgresql":  # fresh statistics, as autovacuum would soon have
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("ANALYZE")
     engine.dispose()
     return names
 
@@ -334,24 +354,48 @@ def report(label: str, result: Latencies, target_ms: float) -> bool:
 
 def bench(db: str, url_context, args: argparse.Namespace) -> bool:  # noqa: ANN001
     ok = True
-    items = max(args.items, args.reviewers * (args.votes + WARMUP))  # never run out of work
+    sizes = args.sweep or [args.items]
+    first: dict[str, Latencies] = {}
     for layer in args.layers:
-        with url_context() as url:
-            names = seed(url, reviewers=args.reviewers, items=items, overlap=args.overlap)
-            started = time.perf_counter()
-            if layer == "service":
-                result = run_service(url, names, votes=args.votes, think=args.think)
-                target = TARGET_SERVICE_P99_MS
-            else:
-                with review_server(url) as base:
-                    started = time.perf_counter()
-                    result = run_http(base, names, votes=args.votes, think=args.think)
-                target = TARGET_HTTP_P99_MS
+        for size in sizes:
+            items = max(size, args.reviewers * (args.votes + WARMUP))  # never run out of work
+            with url_context() as url:
+                seeded = time.perf_counter()
+                names = seed(url, reviewers=args.reviewers, items=items, overlap=args.overlap)
+                print(f"{db} / {layer}: a study of {items:,} items seeded in "
+                      f"{time.perf_counter() - seeded:.1f} s")
+                started = time.perf_counter()
+                if layer == "service":
+                    result = run_service(url, names, votes=args.votes, think=args.think)
+                    target = TARGET_SERVICE_P99_MS
+                else:
+                    with review_server(url) as base:
+                        started = time.perf_counter()
+                        result = run_http(base, names, votes=args.votes, think=args.think)
+                    target = TARGET_HTTP_P99_MS
             seconds = time.perf_counter() - started
             calls = len(result.next_item) + len(result.vote)
-            ok = report(f"{db} / {layer}", result, target) and ok
+            label = f"{db} / {layer}" + (f" / {items:,}" if args.sweep else "")
+            ok = report(label, result, target) and ok
             print(f"{'':<22} {calls} calls in {seconds:.1f} s ({calls / seconds:.0f} calls/s)")
+            if args.sweep:
+                if layer not in first:
+                    first[layer] = result
+                else:
+                    ok = sweep_ratio(label, first[layer], result, sizes[0]) and ok
     return ok
+
+
+def sweep_ratio(label: str, smallest: Latencies, result: Latencies, size: int) -> bool:
+    """The next item's p50 and p99 against the smallest study of the sweep; target p99 within
+    :data:`TARGET_SWEEP_RATIO` of it."""
+    if not (smallest.next_item and result.next_item):
+        return False
+    ratios = {q: percentile(result.next_item, q) / percentile(smallest.next_item, q) for q in (50, 99)}
+    passed = ratios[99] <= TARGET_SWEEP_RATIO
+    print(f"{label:<22} next item vs {size:,} items: p50 x{ratios[50]:.2f}  p99 x{ratios[99]:.2f}  "
+          f"target p99 within x{TARGET_SWEEP_RATIO:g}: {'ok' if passed else 'MISSED'}")
+    return passed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -362,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reviewers", type=int, default=50)
     parser.add_argument("--votes", type=int, default=8, help="votes per reviewer")
     parser.add_argument("--items", type=int, default=400)
+    parser.add_argument("--sweep", type=lambda text: [int(x) for x in text.split(",") if x.strip()],
+                        default=None, help="study sizes to measure in turn, e.g. 1000,20000,100000 "
+                                           "(each printed with its ratio to the first)")
     parser.add_argument("--overlap", type=int, default=3)
     parser.add_argument("--think", type=float, default=1.0,
                         help="mean seconds a reviewer reads an item (0 = closed-loop stress test)")

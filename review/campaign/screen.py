@@ -19,17 +19,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from review.campaign.boilerplate import strip_for_model
-from review.campaign.leases import (
+from review.campaign.leases import next_assignment
+from review.campaign.queue import (
     NOW,
+    OVERLAP,
+    REMAINING_CAP,
     REVIEWER_ID,
     STUDY_ID,
-    next_assignment,
+    handled_by,
     open_items,
-    open_to,
     statement_params,
 )
 from review.campaign.membership import study_for_reviewer
@@ -43,6 +45,7 @@ from review.core.models import (
     Prompt,
     Reviewer,
     Study,
+    StudyReviewer,
     utcnow,
 )
 
@@ -65,11 +68,14 @@ class ItemView:
 
 @dataclass(frozen=True)
 class Progress:
-    """A reviewer's progress on a study: votes cast and items still available to them."""
+    """A reviewer's progress on a study: votes cast, items still available to them (counted up
+    to :data:`review.campaign.queue.REMAINING_CAP`: ``capped`` when there are at least that
+    many) and items they skipped."""
 
     done: int
     remaining: int
     skipped: int = 0
+    capped: bool = False
 
 
 def item_view(*, session: Session, reviewer: Reviewer, assignment_id: str) -> ItemView:
@@ -112,38 +118,42 @@ def reviewer_progress(*, session: Session, reviewer: Reviewer, study: Study,
     """Votes this reviewer cast in the study, and items still open to them (their lease included).
 
     Gold items they have not seen count as remaining while ordinary work remains (that
-    is when they are served), so the figures never single a gold item out.
+    is when they are served), so the figures never single a gold item out. One round trip
+    that reads the membership's counters and at most :data:`REMAINING_CAP` open items.
     """
-    done, available, leased, gold, skipped = session.execute(  # one round trip
-        _progress_statement(), statement_params(reviewer, study, now or utcnow())).one()
+    params = {**statement_params(reviewer, study, now or utcnow()), "cap": REMAINING_CAP}
+    done, skipped, available, renewable, leased, gold = session.execute(
+        _progress_statement(), params).one()
+    available = (available or 0) + renewable
+    capped = available >= REMAINING_CAP
     if study.status != "active":
         remaining = 0
     else:
         remaining = available + leased + (gold if available and study.gold_rate > 0 else 0)
-    return Progress(done=done, remaining=remaining, skipped=skipped)
+    return Progress(done=done or 0, remaining=remaining, skipped=skipped or 0,
+                    capped=capped and study.status == "active")
 
 
 @lru_cache(maxsize=None)
 def _progress_statement():  # noqa: ANN202 - Select, built once (see review.campaign.leases)
-    done = (select(func.count(Judgment.id)).join(Comparison, Comparison.id == Judgment.comparison_id)
-            .where(Comparison.study_id == STUDY_ID, Judgment.reviewer_id == REVIEWER_ID))
-    own_lease = exists().where(
-        Assignment.comparison_id == Comparison.id, Assignment.reviewer_id == REVIEWER_ID,
-        Assignment.status == "leased", Assignment.expires_at > NOW)
-    available = select(func.count()).select_from(open_items().where(~own_lease).subquery())
+    membership = (select(StudyReviewer.done, StudyReviewer.skipped)
+                  .where(StudyReviewer.study_id == STUDY_ID, StudyReviewer.reviewer_id == REVIEWER_ID))
+    available = select(func.count()).select_from(open_items().limit(bindparam("cap")).subquery())
+    renewable = (select(func.count(Assignment.id))
+                 .join(Comparison, Comparison.id == Assignment.comparison_id)
+                 .where(Assignment.reviewer_id == REVIEWER_ID, Assignment.status == "expired",
+                        Comparison.study_id == STUDY_ID, Comparison.load < OVERLAP))
     leased = (select(func.count(Assignment.id))
               .join(Comparison, Comparison.id == Assignment.comparison_id)
               .where(Comparison.study_id == STUDY_ID, Assignment.reviewer_id == REVIEWER_ID,
                      Assignment.status == "leased", Assignment.expires_at > NOW))
     gold = (select(func.count(Comparison.id))
             .where(Comparison.study_id == STUDY_ID, Comparison.gold_label.is_not(None),
-                   open_to(REVIEWER_ID), ~own_lease))
-    skipped = (select(func.count(Assignment.id))
-               .join(Comparison, Comparison.id == Assignment.comparison_id)
-               .where(Comparison.study_id == STUDY_ID, Assignment.reviewer_id == REVIEWER_ID,
-                      Assignment.status == "skipped"))
-    return select(done.scalar_subquery(), available.scalar_subquery(), leased.scalar_subquery(),
-                  gold.scalar_subquery(), skipped.scalar_subquery())
+                   ~handled_by(REVIEWER_ID)))
+    return select(membership.with_only_columns(StudyReviewer.done).scalar_subquery(),
+                  membership.with_only_columns(StudyReviewer.skipped).scalar_subquery(),
+                  available.scalar_subquery(), renewable.scalar_subquery(),
+                  leased.scalar_subquery(), gold.scalar_subquery())
 
 
 @dataclass(frozen=True)

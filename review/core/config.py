@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     device_days: float = Field(
         default=180.0, gt=0, description="A device that signed in is known this long: its logins "
                                          "are limited on their own, exempt from the account's limits.")
+    analysis_workers: int = Field(
+        default=1, ge=1, le=64, description="Worker processes per server for analyses and reports "
+                                            "(each holds one analysis at a time; more wait).")
     allowed_origins: str = Field(
         default="", description="Other origins (comma-separated scheme://host[:port]) whose pages "
                                 "may call the web app with a reviewer's cookie; none by default.")

@@ -44,9 +44,20 @@ def odds_per_100_chars(coefficient_per_1000: float | None) -> str:
 METHOD_WORDS = {"anytime": "anytime-valid: holds however often it is looked at",
                 "fixed": "one planned look"}
 CHECK_MARKS = {"pass": "pass", "fail": "FAIL", "not_yet": "not yet"}
+VERDICT_WORDS = {"ship": "Ship", "do_not_ship": "Do not ship", "inconclusive": "Inconclusive"}
 RULE_WORDS = {"min_judgments": "judgments", "reviewer_reliability": "reviewers left out for gold accuracy",
               "win_rate_above_half": "lower bound of the win rate above", "margin": "win rate at least",
               "both_bad_rate": "both answers bad at most"}
+
+
+def verdict_word(verdict: str | None) -> str:
+    """The verdict as a page heads it.
+
+    Example:
+        >>> verdict_word("do_not_ship"), verdict_word(None)
+        ('Do not ship', 'No verdict')
+    """
+    return VERDICT_WORDS.get(verdict, "No verdict")
 
 
 def interval_name(win_rate: dict[str, Any]) -> str:

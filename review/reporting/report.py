@@ -12,7 +12,8 @@ Three layers, so that the web dashboard can show the same views as the HTML file
   a study of several model pairs).
 * :func:`render_report_html` renders the dict and figures with the jinja2 template
   ``templates/report.html.j2`` into one HTML file that works offline: plotly's JavaScript is
-  inlined once, nothing is fetched from the network.
+  inlined once, nothing is fetched from the network. The report's sections are templates of
+  their own (:mod:`review.reporting.sections`), which the dashboard renders one at a time.
 
 Everything that comes from users (study, model, reviewer and category names, prompts, answers,
 rationales) is escaped: by jinja2's autoescape in the page, and as HTML entities inside figure
@@ -31,8 +32,6 @@ Example::
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -43,23 +42,10 @@ from review.core.files import safe_file_name
 from review.core.models import Comparison, Generation, Judgment, Model, Reviewer, Study
 from review.reporting.dataset import study_judgments
 from review.reporting.figures import report_figures
-from review.reporting.formatters import (
-    boilerplate_lines,
-    category_rows,
-    check_line,
-    guardrail_text,
-    identifiability_facts,
-    interval_name,
-    judge_facts,
-    num,
-    odds_per_100_chars,
-    p_value,
-    pct,
-)
+from review.reporting.sections import environment, section_context
 from review.stats.defaults import DEFAULT_BOOTSTRAP
 from review.stats.outcomes import side_chosen
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
 
 VOTE_LABELS = {"tie": "tie", "both_bad": "both bad"}
@@ -231,21 +217,6 @@ def disagreement_details(*, session: Session, rows: list[dict[str, Any]]) -> lis
     return details
 
 
-@lru_cache(maxsize=1)
-def _environment():  # noqa: ANN202 - jinja2.Environment
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-    environment = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    environment.filters.update(pct=pct, num=num, p_value=p_value,
-                               odds_per_100_chars=odds_per_100_chars, check_line=check_line,
-                               interval_name=interval_name, judge_facts=judge_facts,
-                               identifiability_facts=identifiability_facts,
-                               boilerplate_lines=boilerplate_lines, category_rows=category_rows,
-                               guardrail_text=guardrail_text)
-    return environment
-
-
 def render_report_html(data: dict[str, Any]) -> str:
     """The report of :func:`build_report_data` as one self-contained HTML page.
 
@@ -265,6 +236,5 @@ def render_report_html(data: dict[str, Any]) -> str:
                                     div_id=f"figure-{name}", default_width="100%"))
         for name, figure in report_figures(data).items()
     }
-    return _environment().get_template(TEMPLATE).render(
-        data=data, study=data["study"], analysis=data["analysis"], figures=figures,
-        plotly_js=Markup(get_plotlyjs()))
+    return environment().get_template(TEMPLATE).render(
+        **section_context(data), figures=figures, plotly_js=Markup(get_plotlyjs()))

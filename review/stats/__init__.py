@@ -35,7 +35,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "AnalysisOptions": "review.stats.analysis",
+    "AnalysisOptions": "review.stats.options",
     "Decision": "review.stats.decision",
     "DecisionEvidence": "review.stats.decision",
     "DecisionThresholds": "review.stats.decision",

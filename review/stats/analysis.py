@@ -19,7 +19,6 @@ item (the last one, should the data hold repeats):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -42,8 +41,7 @@ from review.stats.bias import (
 )
 from review.stats.bootstrap import make_rng, percentile_interval, resample_patterns
 from review.stats.clustered import cluster_mean_test
-from review.stats.decision import Decision, DecisionThresholds
-from review.stats.defaults import DEFAULT_BOOTSTRAP
+from review.stats.decision import Decision
 from review.stats.items import item_disagreement
 from review.stats.outcomes import (
     A_WINS,
@@ -57,52 +55,13 @@ from review.stats.outcomes import (
 from review.stats.ratings import bradley_terry
 from review.stats.reviewers import quality_flags, reviewer_summary
 from review.stats.judged import judge_section
+from review.stats.options import AnalysisOptions
 from review.stats.verdict import overlap_of, study_verdict, unreliable_reviewers
 from review.stats.winrate import outcome_counts, wilson_interval, win_rate_by_category
 
 STREAM_ALPHA = 4
 TOP_DISAGREEMENT_ITEMS = 20
 ORDINAL_DOMAIN = np.arange(-3, 4)
-
-
-@dataclass(frozen=True, kw_only=True)
-class AnalysisOptions:
-    """What :func:`analyze` and :func:`decide_study` compute a study's figures for, and how.
-
-    Attributes:
-        candidate: the fine-tune; None for a study of several model pairs.
-        baseline: the model it must beat; None for a study of several model pairs.
-        thresholds: decision thresholds; their dict form is read too, and None gives the
-            defaults (after construction it is always a :class:`DecisionThresholds`).
-        n_bootstrap: bootstrap rounds of every interval.
-        seed: random seed; the same inputs and seed give the same document.
-        study: study name, echoed in the result.
-        overlap: votes per item the study asks for (the anytime sequence uses prompts once they
-            have this many); default: the most any item has.
-        planned_items: items of the study, for the judgments a settled verdict saves.
-        judge, use_judge: the study's own model judge and whether its verdict uses it
-            (:func:`review.stats.judged.judge_section`).
-
-    Example:
-        >>> options = AnalysisOptions(candidate="tuned", baseline="base", thresholds={"margin": 0.1})
-        >>> options.thresholds.margin, options.n_bootstrap
-        (0.1, 1000)
-    """
-
-    candidate: str | None
-    baseline: str | None
-    thresholds: DecisionThresholds | Mapping[str, Any] | None = None
-    n_bootstrap: int = DEFAULT_BOOTSTRAP
-    seed: int = 0
-    study: str = ""
-    overlap: int | None = None
-    planned_items: int | None = None
-    judge: str | None = None
-    use_judge: bool = False
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.thresholds, DecisionThresholds):
-            object.__setattr__(self, "thresholds", DecisionThresholds.from_dict(self.thresholds))
 
 
 def analyze(

@@ -51,9 +51,8 @@ class AppContext:
         """
         from review.auth.permissions import require_account
 
-        name = who if who is None or isinstance(who, str) else getattr(who, "username", None)
         with self.session(write=write) as session:
-            reviewer = require_account(session=session, name=name, action=action)
+            reviewer = require_account(session=session, name=account_name_of(who), action=action)
             yield session, reviewer
 
     def account_name(self, token: str) -> str | None:
@@ -77,6 +76,9 @@ class AppContext:
         from review.core.lookup import get_study
         from review.reporting.runner import bootstrap_rounds
 
+        name = account_name_of(who)
+        if name is not None:
+            self.analyses.check_free(name)
         with self.account(who, action="view_results") as (session, _):
             return self.analyses.key(session=session, kind=kind, study=get_study(session=session, name=study),
                                      n_bootstrap=bootstrap_rounds(n_bootstrap))
@@ -94,6 +96,11 @@ class AppContext:
         if name is not None:
             with self.session(write=True) as session:
                 end_login_sessions(session=session, account=name)
+
+
+def account_name_of(who: Any) -> str | None:
+    """An account's name given as itself or as a ``gr.Request`` (its ``username``)."""
+    return who if who is None or isinstance(who, str) else getattr(who, "username", None)
 
 
 def user_errors(fn: Callable) -> Callable:

@@ -141,6 +141,15 @@ class AnalysisPool:
                            fingerprint=study_fingerprint(session=session, study=study),
                            n_bootstrap=n_bootstrap)
 
+    def check_free(self, account: str) -> None:
+        """:class:`StillComputing` while the account's previous analysis runs: callers ask this
+        first, before any work for the next one (a client told to wait costs next to nothing)."""
+        with self._lock:
+            previous = self._accounts.get(account)
+            if previous is not None and not previous.done():
+                raise StillComputing("your previous analysis is still computing: "
+                                     "ask again when it is done")
+
     def submit(self, *, account: str, key: AnalysisKey) -> Future:
         """A future of the analysis ``key`` for ``account``: done at once from the cache, the
         running one when the same analysis is already computing, else a new one.

@@ -123,6 +123,7 @@ class AnalysisPool:
         self._running: dict[AnalysisKey, Future] = {}
         self._accounts: dict[str, Future] = {}
         self._lock = threading.Lock()
+        self.computed = 0  # analyses handed to a worker (the rest came from the cache or a twin)
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
@@ -167,6 +168,7 @@ class AnalysisPool:
             future = self._running.get(key)
             if future is None:
                 future = self._pool().submit(_compute, key.kind, key.study_id, key.n_bootstrap)
+                self.computed += 1
                 self._running[key] = future
                 future.add_done_callback(lambda done, key=key: self._finished(key, done))
             self._accounts[account] = future

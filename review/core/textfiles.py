@@ -29,16 +29,23 @@ def preview(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def read_utf8(path: Path, *, expected: str = "a file") -> str:
-    """The whole file as text; a missing file or invalid UTF-8 is a :class:`ReviewError`."""
+def read_bytes(path: Path, *, expected: str = "a file", limit: int | None = None) -> bytes:
+    """The file's bytes (its first ``limit`` bytes when given); a missing or unreadable file,
+    or a folder, is a :class:`ReviewError` (``expected`` says what should have been there)."""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as file:
+            return file.read() if limit is None else file.read(limit)
     except FileNotFoundError:
         raise ReviewError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ReviewError(f"{path}: is a directory, expected {expected}") from None
     except OSError as exc:
         raise ReviewError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def read_utf8(path: Path, *, expected: str = "a file") -> str:
+    """The whole file as text; a missing file or invalid UTF-8 is a :class:`ReviewError`."""
+    raw = read_bytes(path, expected=expected)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

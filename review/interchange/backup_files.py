@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import URL
 
 from review.core.errors import ReviewError
+from review.core.textfiles import read_bytes
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_DUMP_MAGIC = b"PGDMP"
@@ -54,15 +55,7 @@ def redacted(url: URL) -> str:
 
 def backup_kind(path: Path) -> str | None:
     """``sqlite`` or ``postgresql`` from a backup file's first bytes; None when neither."""
-    try:
-        with open(path, "rb") as file:
-            head = file.read(len(SQLITE_MAGIC))
-    except FileNotFoundError:
-        raise ReviewError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ReviewError(f"{path}: is a directory, expected a backup file") from None
-    except OSError as exc:
-        raise ReviewError(f"{path}: cannot read: {exc.strerror}") from None
+    head = read_bytes(path, expected="a backup file", limit=len(SQLITE_MAGIC))
     if head.startswith(SQLITE_MAGIC):
         return "sqlite"
     if head.startswith(PG_DUMP_MAGIC):

@@ -2,10 +2,11 @@
 
 ``templates/section_<name>.html.j2`` is one jinja2 template per section of the report (the
 study's facts, the verdict, the summary cards, the per-category table, the agreement,
-position, length, identifiability and judge facts, the reviewer warnings). The report includes them
+position, length, identifiability and judge facts). The report includes them
 (:func:`review.reporting.report.render_report_html`); the analyst dashboard renders each one
 alone with :func:`render_section`, so that a section's markup is written once. A page gives
-the sections its own class names with a :class:`SectionStyle`.
+the sections its own class names with a :class:`SectionStyle`. One more section, the reviewer
+warnings, is the dashboard's alone: the report flags reviewers in its reviewers table.
 
 Every user-provided string is escaped by jinja2's autoescape.
 

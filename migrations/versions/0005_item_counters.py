@@ -1,8 +1,10 @@
 """per-item and per-membership counters kept by the database, for a cost per request that does
 not grow with the study
 
-Each item (``comparisons``) carries its ``judgment_count``, its ``load`` (judgments plus
-assignments in status ``leased``), a ``revision`` that grows with every judgment or judge
+Each item (``comparisons``) carries its ``judgment_count``, its ``load`` (assignments leased or
+done, plus judgments that came without an assignment, such as imports: what stands between the
+item and k more reviewers; a vote turns a lease into a done assignment, so it leaves the load as
+it was), a ``revision`` that grows with every judgment or judge
 verdict added, changed or removed, and a random ``shuffle`` key; each membership
 (``study_reviewers``) its ``done`` (judgments) and ``skipped`` counts. Triggers keep them, in the
 same transaction as the row that changes them, whatever writes it (a vote, a skip, an import, a
@@ -27,36 +29,44 @@ depends_on = None
 
 SQLITE_TRIGGERS = [
     """CREATE TRIGGER review_judgment_added AFTER INSERT ON judgments BEGIN
-        UPDATE comparisons SET judgment_count = judgment_count + 1, load = load + 1,
-               revision = revision + 1 WHERE id = NEW.comparison_id;
+        UPDATE comparisons SET judgment_count = judgment_count + 1,
+               load = load + (NEW.assignment_id IS NULL), revision = revision + 1
+               WHERE id = NEW.comparison_id;
         UPDATE study_reviewers SET done = done + 1 WHERE reviewer_id = NEW.reviewer_id
                AND study_id = (SELECT study_id FROM comparisons WHERE id = NEW.comparison_id);
     END""",
     """CREATE TRIGGER review_judgment_removed AFTER DELETE ON judgments BEGIN
-        UPDATE comparisons SET judgment_count = judgment_count - 1, load = load - 1,
-               revision = revision + 1 WHERE id = OLD.comparison_id;
+        UPDATE comparisons SET judgment_count = judgment_count - 1,
+               load = load - (OLD.assignment_id IS NULL), revision = revision + 1
+               WHERE id = OLD.comparison_id;
         UPDATE study_reviewers SET done = done - 1 WHERE reviewer_id = OLD.reviewer_id
                AND study_id = (SELECT study_id FROM comparisons WHERE id = OLD.comparison_id);
     END""",
     """CREATE TRIGGER review_judgment_changed AFTER UPDATE ON judgments BEGIN
-        UPDATE comparisons SET revision = revision + 1 WHERE id = NEW.comparison_id;
+        UPDATE comparisons SET revision = revision + 1,
+               load = load + (NEW.assignment_id IS NULL) - (OLD.assignment_id IS NULL)
+               WHERE id = NEW.comparison_id;
     END""",
     """CREATE TRIGGER review_assignment_added AFTER INSERT ON assignments BEGIN
-        UPDATE comparisons SET load = load + (NEW.status = 'leased') WHERE id = NEW.comparison_id;
+        UPDATE comparisons SET load = load + 1
+               WHERE NEW.status IN ('leased', 'done') AND id = NEW.comparison_id;
         UPDATE study_reviewers SET skipped = skipped + 1 WHERE NEW.status = 'skipped'
                AND reviewer_id = NEW.reviewer_id
                AND study_id = (SELECT study_id FROM comparisons WHERE id = NEW.comparison_id);
     END""",
     """CREATE TRIGGER review_assignment_status AFTER UPDATE OF status ON assignments
        WHEN OLD.status <> NEW.status BEGIN
-        UPDATE comparisons SET load = load + (NEW.status = 'leased') - (OLD.status = 'leased')
-               WHERE id = NEW.comparison_id;
+        UPDATE comparisons SET load = load + (NEW.status IN ('leased', 'done'))
+                                          - (OLD.status IN ('leased', 'done'))
+               WHERE (NEW.status IN ('leased', 'done')) <> (OLD.status IN ('leased', 'done'))
+               AND id = NEW.comparison_id;
         UPDATE study_reviewers SET skipped = skipped + (NEW.status = 'skipped') - (OLD.status = 'skipped')
                WHERE (NEW.status = 'skipped') <> (OLD.status = 'skipped') AND reviewer_id = NEW.reviewer_id
                AND study_id = (SELECT study_id FROM comparisons WHERE id = NEW.comparison_id);
     END""",
     """CREATE TRIGGER review_assignment_removed AFTER DELETE ON assignments BEGIN
-        UPDATE comparisons SET load = load - 1 WHERE OLD.status = 'leased' AND id = OLD.comparison_id;
+        UPDATE comparisons SET load = load - 1
+               WHERE OLD.status IN ('leased', 'done') AND id = OLD.comparison_id;
         UPDATE study_reviewers SET skipped = skipped - 1 WHERE OLD.status = 'skipped'
                AND reviewer_id = OLD.reviewer_id
                AND study_id = (SELECT study_id FROM comparisons WHERE id = OLD.comparison_id);
@@ -78,17 +88,21 @@ SQLITE_TRIGGER_NAMES = ["review_judgment_added", "review_judgment_removed", "rev
 
 POSTGRES_FUNCTIONS = [
     """CREATE OR REPLACE FUNCTION review_count_judgment() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE item integer; rater integer; step integer;
+    DECLARE item integer; rater integer; step integer; unassigned integer;
     BEGIN
         IF TG_OP = 'UPDATE' THEN
-            UPDATE comparisons SET revision = revision + 1 WHERE id = NEW.comparison_id;
+            UPDATE comparisons SET revision = revision + 1,
+                   load = load + (NEW.assignment_id IS NULL)::integer - (OLD.assignment_id IS NULL)::integer
+                   WHERE id = NEW.comparison_id;
             RETURN NULL;
         ELSIF TG_OP = 'INSERT' THEN
             item := NEW.comparison_id; rater := NEW.reviewer_id; step := 1;
+            unassigned := (NEW.assignment_id IS NULL)::integer;
         ELSE
             item := OLD.comparison_id; rater := OLD.reviewer_id; step := -1;
+            unassigned := -(OLD.assignment_id IS NULL)::integer;
         END IF;
-        UPDATE comparisons SET judgment_count = judgment_count + step, load = load + step,
+        UPDATE comparisons SET judgment_count = judgment_count + step, load = load + unassigned,
                revision = revision + 1 WHERE id = item;
         UPDATE study_reviewers SET done = done + step WHERE reviewer_id = rater
                AND study_id = (SELECT study_id FROM comparisons WHERE id = item);
@@ -99,14 +113,17 @@ POSTGRES_FUNCTIONS = [
     BEGIN
         IF TG_OP = 'INSERT' THEN
             item := NEW.comparison_id; rater := NEW.reviewer_id;
-            load_step := (NEW.status = 'leased')::integer; skip_step := (NEW.status = 'skipped')::integer;
+            load_step := (NEW.status IN ('leased', 'done'))::integer;
+            skip_step := (NEW.status = 'skipped')::integer;
         ELSIF TG_OP = 'DELETE' THEN
             item := OLD.comparison_id; rater := OLD.reviewer_id;
-            load_step := -(OLD.status = 'leased')::integer; skip_step := -(OLD.status = 'skipped')::integer;
+            load_step := -(OLD.status IN ('leased', 'done'))::integer;
+            skip_step := -(OLD.status = 'skipped')::integer;
         ELSE
             IF OLD.status = NEW.status THEN RETURN NULL; END IF;
             item := NEW.comparison_id; rater := NEW.reviewer_id;
-            load_step := (NEW.status = 'leased')::integer - (OLD.status = 'leased')::integer;
+            load_step := (NEW.status IN ('leased', 'done'))::integer
+                       - (OLD.status IN ('leased', 'done'))::integer;
             skip_step := (NEW.status = 'skipped')::integer - (OLD.status = 'skipped')::integer;
         END IF;
         IF load_step <> 0 THEN
@@ -156,9 +173,10 @@ def upgrade() -> None:
     op.execute(f"""
         UPDATE comparisons SET
             judgment_count = (SELECT count(*) FROM judgments j WHERE j.comparison_id = comparisons.id),
-            load = (SELECT count(*) FROM judgments j WHERE j.comparison_id = comparisons.id)
+            load = (SELECT count(*) FROM judgments j WHERE j.comparison_id = comparisons.id
+                    AND j.assignment_id IS NULL)
                  + (SELECT count(*) FROM assignments a WHERE a.comparison_id = comparisons.id
-                    AND a.status = 'leased'),
+                    AND a.status IN ('leased', 'done')),
             revision = (SELECT count(*) FROM judgments j WHERE j.comparison_id = comparisons.id)
                      + (SELECT count(*) FROM judge_verdicts v WHERE v.comparison_id = comparisons.id),
             shuffle = {random_key}""")
@@ -171,6 +189,9 @@ def upgrade() -> None:
                        WHERE a.reviewer_id = study_reviewers.reviewer_id
                        AND c.study_id = study_reviewers.study_id AND a.status = 'skipped')""")
     if dialect == "postgresql":
+        # Room on each page for a changed row's new version next to the old one (a vote's
+        # counters are not indexed: PostgreSQL can then update them in place, "HOT").
+        op.execute("ALTER TABLE comparisons SET (fillfactor = 80)")
         for statement in [*POSTGRES_FUNCTIONS, *POSTGRES_TRIGGERS]:
             op.execute(statement)
     else:
@@ -180,6 +201,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE comparisons RESET (fillfactor)")
         for table, name in (("judgments", "review_count_judgment"), ("assignments", "review_count_assignment"),
                             ("judge_verdicts", "review_count_verdict")):
             op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")

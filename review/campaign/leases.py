@@ -2,12 +2,15 @@
 request that does not grow with the study.
 
 Every item (a :class:`~review.core.models.Comparison`) of a study needs ``study.overlap`` (k)
-judgments. An item's *load* is its judgments plus its leases (assignments in status
-``leased``); the database keeps it in ``Comparison.load`` with triggers (migration 0005), in
-the same transaction as the vote or lease that changes it. A lease expires after
-``lease_minutes``; every request first marks a few expired leases ``expired`` (oldest first,
-:data:`REAP_BATCH`), which takes them off their items' load, so an abandoned item returns to
-the pool without a clean-up job. For a study decided by the anytime method the items already
+judgments. An item's *load* is its assignments leased or done plus the judgments that came
+without an assignment (imports): every reviewer who holds it, voted on it through a lease, or
+was counted otherwise. The database keeps it in ``Comparison.load`` with triggers (migration
+0005), in the same transaction as the lease, vote or import that changes it (a vote turns a
+lease into a done assignment and leaves the load as it was). A lease expires after
+``lease_minutes``; requests mark expired leases ``expired`` (a batch of :data:`REAP_BATCH`,
+oldest first, on one request in :data:`REAP_EVERY`, and whenever nothing seems left), which
+takes them off their items' load, so an abandoned item returns to the pool without a
+clean-up job. For a study decided by the anytime method the items already
 started (highest load) are served first (prompts complete early, so the verdict can stop early),
 for a fixed look the items with the lowest load (see :func:`serves_started_items_first`); ties
 are broken at random (a random key per item, read from a random starting point); an item whose
@@ -84,9 +87,11 @@ from review.core.models import (
     utcnow,
 )
 
-# Expired leases each request takes off their items' load (oldest first): more than leases
-# expire between two requests, so the backlog stays small.
+# Expired leases taken off their items' load at once (oldest first), on one request in
+# REAP_EVERY: 4 per request on average, more than the one lease a request can leave to
+# expire, so the backlog stays small.
 REAP_BATCH = 16
+REAP_EVERY = 4
 
 
 class LeaseExpired(ReviewError):
@@ -177,14 +182,16 @@ def next_assignment(*, session: Session, reviewer: Reviewer, study: Study,
     if lease is not None:
         return lease
     # Assignments first, items after (the lock order, see the module): the reviewer's own
-    # expired leases, then a few of anybody's.
+    # expired leases (to renew them), and now and then a batch of anybody's.
     expire_leases(session=session, now=now, reviewer=reviewer, limit=REAP_BATCH)
-    expire_leases(session=session, now=now)
-
+    if rng.random() < 1 / REAP_EVERY:
+        expire_leases(session=session, now=now)
     own = renewable(session, reviewer, study)
     if own is not None and has_room(session, own, study):
         return _lease(session, reviewer, own, now=now, lease_minutes=lease_minutes, rng=rng)
     chosen = take_next(session, reviewer, study, rng)
+    if chosen is None and expire_leases(session=session, now=now, limit=REAP_BATCH * REAP_EVERY):
+        chosen = take_next(session, reviewer, study, rng)  # what ran out may be open again
     if chosen is None:
         return None  # gold items only make sense while there is real work
     if study.gold_rate > 0 and rng.random() < study.gold_rate:

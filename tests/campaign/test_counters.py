@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, insert, select
 
 from review.campaign.judgments import change_vote, record_vote
-from review.campaign.leases import next_assignment, revisit_skipped, skip_assignment
+from review.campaign.leases import expire_leases, next_assignment, revisit_skipped, skip_assignment
 from review.campaign.queue import REMAINING_CAP
 from review.campaign.screen import reviewer_progress
 from review.core.models import (
@@ -33,13 +33,16 @@ from tests.web.studydata import make_blind_study
 
 
 def _recounted(session) -> tuple[dict, dict]:
-    """(item id -> (judgments, load)) and ((study, reviewer) -> (done, skipped)), from scratch."""
+    """(item id -> (judgments, load)) and ((study, reviewer) -> (done, skipped)), from scratch:
+    the load is the assignments leased or done plus the judgments without an assignment."""
     items = {}
     for item_id, in session.execute(select(Comparison.id)):
         judged = session.scalar(select(func.count(Judgment.id)).where(Judgment.comparison_id == item_id))
-        leased = session.scalar(select(func.count(Assignment.id)).where(
-            Assignment.comparison_id == item_id, Assignment.status == "leased"))
-        items[item_id] = (judged, judged + leased)
+        imported = session.scalar(select(func.count(Judgment.id)).where(
+            Judgment.comparison_id == item_id, Judgment.assignment_id.is_(None)))
+        taken = session.scalar(select(func.count(Assignment.id)).where(
+            Assignment.comparison_id == item_id, Assignment.status.in_(("leased", "done"))))
+        items[item_id] = (judged, imported + taken)
     members = {}
     for study_id, reviewer_id in session.execute(select(StudyReviewer.study_id, StudyReviewer.reviewer_id)):
         in_study = select(Comparison.id).where(Comparison.study_id == study_id)
@@ -81,13 +84,15 @@ def test_the_counters_follow_every_kind_of_change(session):
     assert _kept(session) == _recounted(session)
     assert _kept(session)[1][(study.id, ana.id)] == (1, 1)
 
-    # Time passes: bo's lease runs out; cy's next request takes it off the item's load.
+    # Time passes: bo's lease runs out; a request's batch of expiries takes it off the load.
     later = now + timedelta(hours=2)
     record_vote(session=session, reviewer=cy, assignment_id=cy_lease.id, choice="right",
                 now=cy_lease.leased_at + timedelta(seconds=5))
-    next_assignment(session=session, reviewer=cy, study=study, now=later)
+    assert expire_leases(session=session, now=later) == 1
     session.expire_all()
     assert session.get(Assignment, held.id).status == "expired"
+    assert _kept(session) == _recounted(session)
+    next_assignment(session=session, reviewer=cy, study=study, now=later)
     assert _kept(session) == _recounted(session)
 
     # Skipped items given back, then renewed; a judgment imported without an assignment; a
@@ -107,6 +112,22 @@ def test_the_counters_follow_every_kind_of_change(session):
     session.expire_all()
     assert session.get(Comparison, first.comparison_id).revision >= revisions[first.comparison_id] + 2
     assert session.get(Comparison, free.id).revision == revisions[free.id] + 2
+
+
+def test_items_held_by_expired_leases_come_back_when_nothing_else_is_open(session):
+    study, items = make_blind_study(session, n_items=2, overlap=1, reviewers=("ana", "bo"))
+    ana, bo = _reviewer(session, "ana"), _reviewer(session, "bo")
+    now = utcnow()
+    held = next_assignment(session=session, reviewer=ana, study=study, now=now)
+    assert next_assignment(session=session, reviewer=ana, study=study, now=now).id == held.id
+    other = next(item for item in items if item.id != held.comparison_id)
+    session.add(Assignment(comparison_id=other.id, reviewer_id=ana.id,  # a second tab's lease
+                           left_generation_id=other.generation_a_id, expires_at=now + timedelta(minutes=5)))
+    session.flush()
+    assert next_assignment(session=session, reviewer=bo, study=study, now=now) is None  # all held
+    later = now + timedelta(hours=1)  # both of ana's leases ran out, nobody expired them yet
+    lease = next_assignment(session=session, reviewer=bo, study=study, now=later, rng=random.Random(0))
+    assert lease is not None and lease.comparison_id in {items[0].id, items[1].id}
 
 
 def _bulk_study(session, *, n_items: int, overlap: int, reviewers: tuple[str, ...],

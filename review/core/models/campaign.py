@@ -99,8 +99,9 @@ class Comparison(Base):
     human_probability: Mapped[float | None] = mapped_column(Float)
     human_selected: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Kept by the database (triggers of migration 0005), never written by the application:
-    # judgments; judgments plus leases (status ``leased``); a count that grows with every
-    # judgment or judge verdict added, changed or removed (an analysis cache's key).
+    # judgments; the load (assignments leased or done, plus judgments that came without an
+    # assignment: what stands between the item and k); a count that grows with every judgment
+    # or judge verdict added, changed or removed (an analysis cache's key).
     judgment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     load: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

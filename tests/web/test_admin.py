@@ -28,9 +28,6 @@ from tests.web.conftest import (
 )
 from tests.web.studydata import BASELINE, CANDIDATE, SECRETS, make_blind_study
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
-                                        "ignore:The copy keyword is deprecated:Warning")
-
 STUDY = "blind"
 OPENING = "Hi, thanks for contacting Lumora Support!"
 CLOSING = "Anything else I can help with?"

@@ -24,9 +24,6 @@ from review.core.db import session_scope
 from tests.factories import make_reviewer
 from tests.web.conftest import open_logged_in, running_server, signed_in
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
-                                        "ignore:The copy keyword is deprecated:Warning")
-
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 STUDY = "demo"
 CANDIDATE, BASELINE = "smollm2-135m-support-lora", "smollm2-135m-instruct"

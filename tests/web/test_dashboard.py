@@ -34,9 +34,6 @@ from tests.web.conftest import (
 )
 from tests.web.studydata import SECRETS, make_blind_study
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:Warning",
-                                        "ignore:The copy keyword is deprecated:Warning")
-
 STUDY = "sft-step-300"
 DEMO_STUDIES = ("sft-step-100", "sft-step-200", "sft-step-300")
 DEMO_MODELS = ("smollm2-base", "sft-step-100", "sft-step-200", "sft-step-300", "/runs/sft/")

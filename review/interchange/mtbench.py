@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from review.core.errors import ReviewError
 from review.core.raters import existing_raters
 from review.core.textfiles import jsonl_rows, line_error, preview, read_utf8
+from review.stats.choices import STRENGTHS, takes_strength
 from review.campaign.prompts import prompt_content_hash
 from review.core.models import (
     NAME_LENGTH,
@@ -107,8 +108,9 @@ def _parse_row(path: Path, line: int, row: Any) -> MTBenchRow:
     if model_a == model_b:
         raise line_error(path, line, f"model_a and model_b are the same model {model_a!r}")
     strength = row.get("strength")
-    if strength is not None and (isinstance(strength, bool) or strength not in (1, 2, 3)):
-        raise line_error(path, line, "field 'strength' must be 1, 2 or 3")
+    if strength is not None and (isinstance(strength, bool) or strength not in STRENGTHS):
+        *first, last = STRENGTHS
+        raise line_error(path, line, f"field 'strength' must be {', '.join(map(str, first))} or {last}")
     seconds = row.get("seconds")
     if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
                                 or not 0 <= seconds < 10**7):
@@ -130,7 +132,7 @@ def _parse_row(path: Path, line: int, row: Any) -> MTBenchRow:
         judge=_text(path, line, row, "judge"),
         conversation_a=_conversation(path, line, row, "conversation_a"),
         conversation_b=_conversation(path, line, row, "conversation_b"),
-        category=category, strength=strength if WINNERS[winner] in ("left", "right") else None,
+        category=category, strength=strength if takes_strength(WINNERS[winner]) else None,
         rationale=rationale, seconds=float(seconds) if seconds is not None else None,
         meta={k: v for k, v in row.items() if k not in KNOWN_KEYS},
     )

@@ -240,7 +240,9 @@ def test_active_selection_serves_only_drawn_items(cli, engine, large_study):
             session.flush()
             while (assignment := next_assignment(session=session, reviewer=reviewer, study=study)) is not None:
                 served.add(assignment.comparison_id)
+                # A vote as record_vote stores it: through its assignment.
                 session.add(Judgment(comparison_id=assignment.comparison_id, reviewer_id=reviewer.id,
+                                     assignment_id=assignment.id,
                                      left_generation_id=assignment.left_generation_id, choice="left"))
                 assignment.status = "done"
                 session.flush()

@@ -289,7 +289,7 @@ def launch(app: WebApp, *, host: str, port: int, block: bool = True, quiet: bool
     import uvicorn
 
     config = uvicorn.Config(app.asgi, host=host, port=port, log_level="warning" if quiet else "info",
-                            proxy_headers=True, timeout_keep_alive=5, lifespan="on")
+                            access_log=False, proxy_headers=True, timeout_keep_alive=5, lifespan="on")
     server = uvicorn.Server(config)
     url = f"http://{host}:{port}/"
     if block:

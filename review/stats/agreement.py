@@ -11,9 +11,10 @@ Conventions:
 
 * Krippendorff's alpha is computed by the ``krippendorff`` package from the units x values count
   table (cheap even for 100,000 items x 50 raters, where the raters x units matrix would be mostly
-  empty). Its bootstrap interval resamples items; the coincidence matrices are summed with the
-  vectorised resampling of :mod:`review.stats.bootstrap` and a test pins the result at the
-  original sample to the package's.
+  empty; on large tables the package's own sums are taken in chunks, to the same last bit, by
+  :mod:`review.stats.coincidences`). Its bootstrap interval resamples items; the coincidence
+  matrices are summed with the vectorised resampling of :mod:`review.stats.bootstrap` and a test
+  pins the result at the original sample to the package's.
 * Fleiss' kappa uses the usual generalisation to items with unequal numbers of ratings: each
   item's agreement ``P_i = sum_j n_ij (n_ij - 1) / (n_i (n_i - 1))`` is averaged over the items
   with at least two ratings and the chance term uses the pooled category shares. With equal
@@ -31,12 +32,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Collection
 
-import krippendorff
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from review.stats.bootstrap import make_rng, percentile_interval, resample_patterns
+from review.stats.coincidences import package_alpha
 from review.stats.defaults import DEFAULT_BOOTSTRAP
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
@@ -129,9 +130,7 @@ def alpha_from_ratings(ratings: Ratings, level: str = "nominal") -> float | None
     counts, domain = _pairable(ratings, level)
     if counts is None:
         return None
-    value = krippendorff.alpha(
-        value_counts=counts, value_domain=domain, level_of_measurement=level
-    )
+    value = package_alpha(counts, domain, level)
     return float(value) if np.isfinite(value) else None
 
 

@@ -19,7 +19,8 @@ item (the last one, should the data hold repeats):
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,7 @@ from review.stats.outcomes import (
     candidate_outcomes,
     encode,
 )
-from review.stats.ratings import bradley_terry
+from review.stats.ratings import RESAMPLE_COLUMNS, bradley_terry, prompt_resamples
 from review.stats.reviewers import quality_flags, reviewer_summary
 from review.stats.judged import judge_section
 from review.stats.options import AnalysisOptions
@@ -104,6 +105,10 @@ def analyze(
     confidence = thresholds.confidence
     encoded = encode(judgments)
     normal = encoded.loc[~encoded["is_gold"].to_numpy()]
+    # The ratings' bootstrap tables are drawn on a second core while the rest is computed,
+    # from a copy of the columns they need: the threads share no pandas object.
+    rating_draws = _in_background(prompt_resamples, normal[RESAMPLE_COLUMNS].copy(),
+                                  n_bootstrap=n_bootstrap, seed=seed)
     voted = _one_vote_per_reviewer(normal)
 
     reviewers = reviewer_summary(pd.concat([voted, encoded.loc[encoded["is_gold"]]]))
@@ -133,9 +138,8 @@ def analyze(
             use_judge=options.use_judge, overlap=overlap or overlap_of(normal), thresholds=thresholds,
             candidate_frame=candidate_frame, excluded=unreliable_reviewers(encoded, thresholds))
         decision = section["decision"] or decision
-    ratings = bradley_terry(
-        normal, anchor=baseline, n_bootstrap=n_bootstrap, seed=seed, confidence=confidence
-    )
+    ratings = bradley_terry(normal, anchor=baseline, n_bootstrap=n_bootstrap, seed=seed,
+                            confidence=confidence, resamples=rating_draws.result())
     result = {
         "study": options.study,
         "candidate": candidate,
@@ -187,6 +191,17 @@ def decide_study(judgments: pd.DataFrame, options: AnalysisOptions) -> Decision:
     frame = candidate_outcomes(encoded, options.candidate, options.baseline)
     return study_verdict(frame, encoded, options.thresholds, overlap=options.overlap, planned_items=None,
                          n_bootstrap=options.n_bootstrap, seed=options.seed, plan=False)[2]
+
+
+def _in_background(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+    """``function(*args, **kwargs)`` started on a thread of its own; its result, or its
+    exception, comes from the future's ``result()``. Meant for numpy work that releases the
+    GIL and calls no BLAS (whose results can depend on how many threads use it at once)."""
+    executor = ThreadPoolExecutor(max_workers=1)
+    try:
+        return executor.submit(function, *args, **kwargs)
+    finally:
+        executor.shutdown(wait=False)  # the thread ends once the function has returned
 
 
 def _one_vote_per_reviewer(normal: pd.DataFrame) -> pd.DataFrame:
@@ -309,7 +324,11 @@ def _alpha_intervals(
     patterns, drawn = resample_patterns(counts, n_bootstrap, rng)
     # Each resampled item counts in both orientations (see _agreement): -v for v, both_bad kept.
     patterns = np.concatenate([patterns, patterns[:, [6, 5, 4, 3, 2, 1, 0, 7]]])
-    drawn = np.concatenate([drawn, drawn], axis=1)
+    # As floats once: both levels multiply them with float coincidences.
+    twice = np.empty((len(drawn), 2 * drawn.shape[1]))
+    twice[:, : drawn.shape[1]] = drawn
+    twice[:, drawn.shape[1] :] = drawn
+    drawn = twice
     nominal = np.zeros((len(patterns), 4), dtype=patterns.dtype)
     nominal[:, A_WINS] = patterns[:, 4:7].sum(axis=1)
     nominal[:, B_WINS] = patterns[:, 0:3].sum(axis=1)

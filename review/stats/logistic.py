@@ -64,7 +64,7 @@ def fit_logistic(
     row_weights = np.concatenate([weights * outcome, weights * (1.0 - outcome)])
     keep = row_weights > 0
     rows, labels, row_weights = rows[keep], labels[keep], row_weights[keep]
-    one_class = len(np.unique(labels)) < 2
+    one_class = len(labels) == 0 or bool(labels.min() == labels.max())
     if one_class:
         # Every vote a win (or a loss): the likelihood has no maximum. A vanishing weight of
         # the missing outcome at the mean row lets the fit stop at a large finite value.
@@ -86,8 +86,7 @@ def fit_logistic(
         _, codes = np.unique(np.asarray(clusters), return_inverse=True)
         n_clusters = int(codes.max()) + 1 if len(codes) else 0
         scores = features * (weights * (outcome - prob))[:, None]
-        per_cluster = np.zeros((n_clusters, features.shape[1]))
-        np.add.at(per_cluster, codes, scores)
+        per_cluster = cluster_sums(codes, scores, n_clusters)
         if n_clusters >= 2:
             meat = per_cluster.T @ per_cluster * n_clusters / (n_clusters - 1)
             covariance = covariance @ meat @ covariance
@@ -96,3 +95,18 @@ def fit_logistic(
     with np.errstate(invalid="ignore", divide="ignore"):
         p_value = 2.0 * reference.sf(np.abs(coef / se))
     return LogisticFit(coef, se, p_value, converged)
+
+
+def cluster_sums(codes: np.ndarray, values: np.ndarray, n_clusters: int) -> np.ndarray:
+    """``(n_clusters, k)`` sums of the rows of ``values`` ``(n, k)`` by cluster code (0-based),
+    each added in row order.
+
+    Example:
+        >>> cluster_sums(np.array([1, 0, 1]), np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), 2).tolist()
+        [[3.0, 4.0], [6.0, 8.0]]
+    """
+    values = np.asarray(values, dtype=float)
+    sums = np.zeros((n_clusters, values.shape[1]))
+    for column in range(values.shape[1]):
+        sums[:, column] = np.bincount(codes, weights=values[:, column], minlength=n_clusters)
+    return sums

@@ -91,15 +91,8 @@ def encode(judgments: pd.DataFrame) -> pd.DataFrame:
     for column in ("rater", "category"):
         frame[column] = _categorical(frame[column])
 
-    choice_codes, choice_names = pd.factorize(frame["choice"])
-    unknown = sorted({str(c) for c in choice_names} - set(CHOICES))
-    if unknown:
-        raise ValueError(f"unknown choice(s) {unknown}; expected one of {list(CHOICES)}")
-    choice = np.asarray(choice_names, dtype=object)[choice_codes]
-    strength = pd.to_numeric(frame["strength"], errors="coerce").astype("Float64")
-    bad_strength = strength.notna() & ~strength.isin(list(STRENGTHS))
-    if bad_strength.any():
-        raise ValueError(f"strength must be 1, 2 or 3; got {strength[bad_strength].iloc[0]}")
+    chose = _choices(frame["choice"])
+    strength_values = _strengths(frame["strength"])
 
     left_codes, left_names = pd.factorize(frame["model_left"].astype(str))
     right_codes, right_names = pd.factorize(frame["model_right"].astype(str))
@@ -114,17 +107,16 @@ def encode(judgments: pd.DataFrame) -> pd.DataFrame:
     frame["left_is_a"] = left_is_a
     _check_items_have_one_pair(frame)
 
-    is_left = choice == "left"
-    is_right = choice == "right"
+    is_left, is_right = chose["left"], chose["right"]
     decisive = is_left | is_right
     a_won = (is_left & left_is_a) | (is_right & ~left_is_a)
     code = np.select(
-        [decisive & a_won, decisive & ~a_won, choice == "tie"],
+        [decisive & a_won, decisive & ~a_won, chose["tie"]],
         [A_WINS, B_WINS, TIE],
         default=BOTH_BAD,
     ).astype(np.int8)
     frame["code"] = code
-    size = strength.fillna(DEFAULT_STRENGTH).to_numpy(dtype=float).astype(np.int8)
+    size = np.where(np.isnan(strength_values), DEFAULT_STRENGTH, strength_values).astype(np.int8)
     frame["ordinal"] = np.where(decisive, np.where(a_won, size, -size), 0).astype(np.int8)
     frame["left_won"] = np.where(is_left, 1.0, np.where(is_right, 0.0, np.nan))
     winner = np.where(is_left, left, np.where(is_right, right, -1))
@@ -139,9 +131,9 @@ def encode(judgments: pd.DataFrame) -> pd.DataFrame:
     gold_tie = np.append(gold_names == "tie", False)[gold_codes]
     gold_both_bad = np.append(gold_names == "both_bad", False)[gold_codes]
     correct = np.where(
-        choice == "tie",
+        chose["tie"],
         gold_tie,
-        np.where(choice == "both_bad", gold_both_bad, gold_model == winner),
+        np.where(chose["both_bad"], gold_both_bad, gold_model == winner),
     )
     frame["gold_correct"] = np.where(is_gold, correct.astype(float), np.nan)
     frame["seconds"] = pd.to_numeric(frame["seconds"], errors="coerce").astype(float)
@@ -150,14 +142,33 @@ def encode(judgments: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _choices(choice: pd.Series) -> dict[str, np.ndarray]:
+    """Per choice of :data:`CHOICES`, which rows made it (the column has no missing value)."""
+    codes, found = pd.factorize(choice)
+    names = [str(name) for name in found]
+    unknown = sorted(set(names) - set(CHOICES))
+    if unknown:
+        raise ValueError(f"unknown choice(s) {unknown}; expected one of {list(CHOICES)}")
+    return {name: codes == (names.index(name) if name in names else -1) for name in CHOICES}
+
+
+def _strengths(strength: pd.Series) -> np.ndarray:
+    """Each vote's strength as a float, NaN where there is none."""
+    strength = pd.to_numeric(strength, errors="coerce").astype("Float64")
+    values = strength.to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isnan(values) & ~np.isin(values, list(STRENGTHS))
+    if bad.any():
+        raise ValueError(f"strength must be 1, 2 or 3; got {strength[bad].iloc[0]}")
+    return values
+
+
 def _categorical(values: pd.Series, *, ordered_by_appearance: bool = False) -> pd.Categorical:
     """Values as strings in a categorical (categories sorted, or in order of first
     appearance); missing stays missing."""
     if not isinstance(values.dtype, pd.StringDtype):
         values = values.astype(object).astype(str).where(values.notna())
-    if ordered_by_appearance:
-        return pd.Categorical(values, categories=pd.unique(values.dropna()))
-    return pd.Categorical(values)
+    codes, categories = pd.factorize(values, sort=not ordered_by_appearance)
+    return pd.Categorical.from_codes(codes, categories=categories)
 
 
 def candidate_outcomes(encoded: pd.DataFrame, candidate: str, baseline: str) -> pd.DataFrame:

@@ -38,6 +38,8 @@ ANCHOR_SCORE = 1000.0
 PRIOR_PRECISION = 0.01
 STREAM_RATINGS = 3
 _CHUNK_CELLS = 4_000_000
+# The columns of encoded judgments that the bootstrap's count tables are drawn from.
+RESAMPLE_COLUMNS = ["model_a", "model_b", "code", "is_gold", "prompt"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ def bradley_terry(
     n_bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
     confidence: float = 0.95,
+    resamples: np.ndarray | None = None,
 ) -> list[Rating]:
     """Bradley-Terry scores (Elo scale) of every model, sorted by score, best first.
 
@@ -142,6 +145,8 @@ def bradley_terry(
         n_bootstrap: bootstrap rounds for the intervals (0: no intervals).
         seed: random seed.
         confidence: interval level.
+        resamples: the bootstrap's count tables when already drawn, by
+            :func:`prompt_resamples` with the same judgments, rounds and seed.
 
     Example:
         >>> frame = pd.DataFrame({"item": ["i1"] * 4, "rater": ["r1", "r2", "r3", "r4"],
@@ -159,8 +164,9 @@ def bradley_terry(
     scores = _elo(fit_bradley_terry(table), models, anchor)[0]
     low = high = [None] * len(models)
     if n_bootstrap > 0 and len(table.first):
-        draws = _prompt_resamples(encoded, table, n_bootstrap, make_rng(seed, STREAM_RATINGS))
-        bootstrap = _elo(fit_bradley_terry(table, draws), models, anchor)
+        if resamples is None:
+            resamples = _prompt_resamples(encoded, table, n_bootstrap, make_rng(seed, STREAM_RATINGS))
+        bootstrap = _elo(fit_bradley_terry(table, resamples), models, anchor)
         bounds = [percentile_interval(bootstrap[:, m], confidence) for m in range(len(models))]
         low = [b[0] for b in bounds]
         high = [b[1] for b in bounds]
@@ -169,6 +175,21 @@ def bradley_terry(
         for m in range(len(models))
     ]
     return sorted(ratings, key=lambda rating: (-rating.score, rating.model))
+
+
+def prompt_resamples(judgments: pd.DataFrame, *, n_bootstrap: int, seed: int) -> np.ndarray | None:
+    """The ``(n_bootstrap, pairs, 3)`` count tables that :func:`bradley_terry` fits, one per
+    round of its prompt-cluster bootstrap (None without rounds or model pairs).
+
+    Random draws and a sparse product, no linear algebra: numpy and scipy release the GIL
+    while they work, so a caller can draw them on another thread while it computes something
+    else. Of encoded judgments they read only :data:`RESAMPLE_COLUMNS`.
+    """
+    encoded = encode(judgments)
+    table = pair_table(encoded)
+    if n_bootstrap <= 0 or not len(table.first):
+        return None
+    return _prompt_resamples(encoded, table, n_bootstrap, make_rng(seed, STREAM_RATINGS))
 
 
 def _prompt_resamples(encoded: pd.DataFrame, table: PairTable, rounds: int,

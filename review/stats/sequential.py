@@ -91,16 +91,34 @@ def confidence_sequence(x: np.ndarray, alpha: float,
         diff = x[start:stop, None] - m
         up = log_up + np.cumsum(np.log1p(np.minimum(bet[start:stop, None], cap_up) * diff), axis=0)
         down = log_down + np.cumsum(np.log1p(-np.minimum(bet[start:stop, None], cap_down) * diff), axis=0)
-        out_below = below | np.logical_or.accumulate(up >= threshold, axis=0)
-        out_above = above | np.logical_or.accumulate(down >= threshold, axis=0)
-        log_up, log_down, below, above = up[-1], down[-1], out_below[-1], out_above[-1]
+        # The row at which each grid point is excluded (-1: before this chunk; stop - start: not
+        # in it); a point stays excluded once it is (the running intersection).
+        excluded_below = _exclusion_rows(up >= threshold, below)
+        excluded_above = _exclusion_rows(down >= threshold, above)
+        log_up, log_down = up[-1], down[-1]
+        below, above = excluded_below < stop - start, excluded_above < stop - start
         # K+ falls as m rises: the means it excluded are the grid points below the first one it
         # did not; K- likewise from the top.
-        first_kept = np.where(out_below.all(axis=1), len(grid), (~out_below).argmax(axis=1))
-        last_kept = np.where(out_above.all(axis=1), -1, len(grid) - 1 - (~out_above)[:, ::-1].argmax(axis=1))
+        rows = np.arange(stop - start)
+        first_kept = _first_above(excluded_below, rows)
+        last_kept = len(grid) - 1 - _first_above(excluded_above[::-1], rows)
         low[start:stop] = np.where(first_kept > 0, grid[np.clip(first_kept - 1, 0, len(grid) - 1)], 0.0)
         high[start:stop] = np.where(last_kept < len(grid) - 1, grid[np.clip(last_kept + 1, 0, len(grid) - 1)], 1.0)
     return low, high
+
+
+def _exclusion_rows(crossed: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+    """Per column of ``crossed`` (rows x grid points), the first row that crossed the threshold:
+    -1 where the point was ``excluded`` already, the number of rows where no row crossed."""
+    first = np.where(crossed.any(axis=0), crossed.argmax(axis=0), len(crossed))
+    return np.where(excluded, -1, first)
+
+
+def _first_above(excluded_at: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Per row ``t``, the first grid point not yet excluded at ``t`` (``excluded_at > t``), or
+    the number of points when every one is: the first point at which the running maximum of
+    ``excluded_at`` passes ``t``."""
+    return np.searchsorted(np.maximum.accumulate(excluded_at), rows, side="right")
 
 
 def completed_prompts(scores: np.ndarray, prompts: np.ndarray,
@@ -121,6 +139,7 @@ def completed_prompts(scores: np.ndarray, prompts: np.ndarray,
     if len(scores) == 0:
         return np.zeros(0), np.zeros(0, dtype=int)
     need = np.broadcast_to(np.asarray(k), scores.shape).astype(int)
+    prompts = pd.factorize(prompts)[0]  # integers group faster than prompt ids
     rank = pd.Series(prompts).groupby(prompts).cumcount().to_numpy()
     first_k = rank < need
     sums = pd.Series(scores[first_k]).groupby(prompts[first_k]).sum()

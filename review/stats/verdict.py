@@ -62,14 +62,17 @@ def inconsistent_reviewers(encoded: pd.DataFrame, rows: list[dict] | None = None
     reviewer in the minority is not an unreliable one, but the analyst should look. ``rows``
     are the study's :func:`review.stats.reviewers.reviewer_summary` when already computed.
     """
-    normal = encoded.loc[~encoded["is_gold"].to_numpy()]
-    if len(normal) == 0:
+    normal = ~encoded["is_gold"].to_numpy()
+    if not normal.any():
         return []
-    shares = normal["code"].value_counts(normalize=True).to_numpy()
+    # The shares of the codes, most frequent first (as value_counts orders them).
+    counts = np.bincount(encoded["code"].to_numpy()[normal])
+    counts = np.sort(counts[counts > 0])[::-1]
+    shares = counts / counts.sum()
     chance = float((shares ** 2).sum())
     flagged = []
     if rows is None:
-        rows = reviewer_summary(normal.drop_duplicates(["item", "rater"], keep="last"))
+        rows = reviewer_summary(encoded.loc[normal].drop_duplicates(["item", "rater"], keep="last"))
     for row in rows:
         agreement = row["loo_majority_agreement"]
         if row["n_loo"] >= MIN_LOO_VOTES and agreement is not None and agreement <= chance:

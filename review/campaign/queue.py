@@ -96,19 +96,27 @@ def take_next(session: Session, reviewer: Reviewer, study: Study,
         row = session.execute(_judge_order_statement(postgres), params).first()
         return Candidate(*row) if row else None
     started_first = serves_started_items_first(study)
-    bounded = False
-    for _ in range(study.overlap):  # at most one round per load
-        for after_pivot in (True, False):
-            statement = _take_statement(started_first, bounded, after_pivot, postgres)
-            row = session.execute(statement, params).first()
-            if row is not None:
-                return Candidate(*row)
-        # Nothing taken at this load: none open at all, or every one held by others this
-        # instant; then the next load.
-        level = session.scalar(_level_statement(started_first, bounded), params)
-        if level is None:
+    # Usually one statement: the item of the load to serve, that load read in the same statement.
+    taken = _take(session, _take_statement(started_first, None, postgres), params)
+    # Every open item of that load held by others at this instant: the load is read, then the
+    # next load beyond it, each tried exactly, until none is left.
+    params["bound"] = None
+    while taken is None:
+        params["level"] = session.scalar(_level_statement(started_first, params["bound"] is not None),
+                                         params)
+        if params["level"] is None:
             return None
-        params["bound"], bounded = level, True
+        taken = _take(session, _take_statement(started_first, True, postgres), params)
+        params["bound"] = params["level"]
+    return taken
+
+
+def _take(session: Session, statements: tuple, params: dict[str, Any]) -> Candidate | None:
+    """The first item of ``statements`` (from the random point on, then before it)."""
+    for statement in statements:
+        row = session.execute(statement, params).first()
+        if row is not None:
+            return Candidate(*row)
     return None
 
 
@@ -124,17 +132,21 @@ def _level_statement(started_first: bool, bounded: bool):  # noqa: ANN202 - Sele
 
 
 @lru_cache(maxsize=None)
-def _take_statement(started_first: bool, bounded: bool, after_pivot: bool,
-                    postgres: bool):  # noqa: ANN202 - Select
-    """The first open item of the load to serve (:func:`_level_statement`, read in the same
-    statement) from the random point ``pivot`` on (or before it)."""
+def _take_statement(started_first: bool, given_level: bool | None,
+                    postgres: bool) -> tuple:  # tuple of Select
+    """The first open item of a load from the random point ``pivot`` on, and before it: of
+    the load ``level`` when ``given_level``, else of the load to serve read in the same
+    statement (:func:`_level_statement`)."""
     pivot = bindparam("pivot")
-    side = Comparison.shuffle >= pivot if after_pivot else Comparison.shuffle < pivot
-    level = _level_statement(started_first, bounded).scalar_subquery()
-    query = (open_items().with_only_columns(*_CANDIDATE_COLUMNS)
-             .where(Comparison.load == level, side)
-             .order_by(Comparison.shuffle).limit(1))
-    return _locked(query) if postgres else query
+    level = (bindparam("level") if given_level
+             else _level_statement(started_first, False).scalar_subquery())
+    statements = []
+    for side in (Comparison.shuffle >= pivot, Comparison.shuffle < pivot):
+        query = (open_items().with_only_columns(*_CANDIDATE_COLUMNS)
+                 .where(Comparison.load == level, side)
+                 .order_by(Comparison.shuffle).limit(1))
+        statements.append(_locked(query) if postgres else query)
+    return tuple(statements)
 
 
 @lru_cache(maxsize=None)

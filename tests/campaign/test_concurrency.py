@@ -77,3 +77,47 @@ def test_twenty_reviewers_in_parallel_fill_every_item_exactly_k_times(engine):
     assert sum(len(v) for v in votes.values()) == N_ITEMS * OVERLAP
     assert all(len(v) == len(set(v)) for v in votes.values())
     assert open_leases == 0
+
+
+def test_nobody_is_told_nothing_is_left_while_items_are_open(engine):
+    """Ten reviewers voting as fast as they can on a large study served started-items-first
+    (everybody wants the same few items): each gets an item every time. A reviewer who finds
+    every item of the load to serve taken by others at that instant is given one of the next
+    load, never "nothing left"."""
+    names = [f"fast{i}" for i in range(10)]
+    with session_scope(engine) as session:
+        study, _ = make_blind_study(session, name="busy", n_items=300, overlap=OVERLAP, reviewers=names)
+        study.thresholds = {"method": "anytime"}
+        study_id = study.id
+    start = threading.Barrier(len(names))
+    empty: list[tuple[str, int]] = []
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            with session_scope(engine) as session:
+                reviewer_id = session.scalar(select(Reviewer.id).where(Reviewer.name == name))
+            start.wait()
+            for index in range(15):
+                with session_scope(engine, write=True) as session:
+                    lease = next_assignment(session=session, reviewer=session.get(Reviewer, reviewer_id),
+                                            study=session.get(Study, study_id))
+                    if lease is None:
+                        empty.append((name, index))
+                        return
+                    lease_id = lease.id
+                with session_scope(engine, write=True) as session:
+                    record_vote(session=session, reviewer=session.get(Reviewer, reviewer_id),
+                                assignment_id=lease_id, choice="tie")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert empty == []
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count(Judgment.id))) == 150

@@ -82,6 +82,8 @@ class Item(BaseModel):
     right: str | None = Field(None, description="the answer shown as B")
     progress: Progress
     paused: bool = False
+    notice: str | None = Field(None, description="why there is no item although work remains "
+                                                 "(the study is paused, or held back)")
 
 
 class VoteIn(BaseModel):
@@ -148,7 +150,8 @@ def _item(screen: Any) -> Item:
                         skipped=screen.progress.skipped, capped=screen.progress.capped)
     view = screen.item
     if view is None:
-        return Item(assignment_id=None, mode=screen.mode, progress=progress, paused=screen.paused)
+        return Item(assignment_id=None, mode=screen.mode, progress=progress, paused=screen.paused,
+                    notice=screen.notice)
     users = [m["content"] for m in view.messages if m["role"] == "user"]
     return Item(assignment_id=view.assignment_id, mode=screen.mode, status=view.status,
                 prompt=users[-1] if users else None,

@@ -201,9 +201,8 @@ def build_review_tab(ctx: AppContext) -> dict[str, Any]:
         rules = render_guidelines(screen.study.guidelines)
         view = screen.item
         if view is None:
-            idle = ("This study is paused." if screen.paused
-                    else "Nothing left for you to review right now. Thank you!")
-            if skipped and not screen.paused:
+            idle = screen.notice or "Nothing left for you to review right now. Thank you!"
+            if skipped and not screen.notice:
                 idle += f" You skipped {skipped}: review them when you are ready."
             return ("", " ".join(filter(None, [message, idle])), progress_text, rules,
                     gr.Column(visible=False), "", "", EMPTY_ANSWER, EMPTY_ANSWER, "", None, None, "",

@@ -179,6 +179,16 @@ class Screen:
     def paused(self) -> bool:
         return self.study.status != "active"
 
+    @property
+    def notice(self) -> str | None:
+        """Why there is no item although the study is not done (the page and the API show it);
+        None otherwise. One home for the reasons a study holds its items back."""
+        if self.item is not None:
+            return None
+        if self.paused:
+            return "This study is paused."
+        return None
+
 
 def screen_for(*, session: Session, reviewer: Reviewer, study: Study,
                assignment_id: str | None, mode: str = "vote",

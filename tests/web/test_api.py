@@ -116,7 +116,7 @@ def test_a_reviewer_gets_blinded_items_and_votes(server, clients):
     item = _next(ana)
     _assert_blind(item)
     assert set(item) == {"assignment_id", "mode", "status", "prompt", "messages", "reference", "left",
-                         "right", "progress", "paused"}
+                         "right", "progress", "paused", "notice"}
     assert item["mode"] == "vote" and item["prompt"] == item["messages"][-1]["content"]
     assert {item["left"], item["right"]} <= {f"Candidate says {i}." for i in range(6)} \
         | {f"Baseline says {i}." for i in range(6)}
@@ -280,6 +280,7 @@ def test_a_paused_study_serves_nothing(server):
         try:
             item = _next(cy)
             assert item["assignment_id"] is None and item["paused"] and item["progress"]["remaining"] == 0
+            assert item["notice"] == "This study is paused."
         finally:
             with session_scope(server.engine) as session:
                 session.scalar(select(Study).where(Study.name == STUDY)).status = "active"

@@ -9,7 +9,8 @@ schema (:mod:`review.core.models`) builds its check constraints and column sizes
 NAME_LENGTH = 200
 THROTTLE_KEY_LENGTH = 300
 
-MODEL_KINDS = ("base", "finetune", "adapter", "endpoint")
+# ``external``: answers generated elsewhere and imported (``review answers import``), no weights.
+MODEL_KINDS = ("base", "finetune", "adapter", "endpoint", "external")
 ROLES = ("reviewer", "analyst", "admin")
 # Human raters log in and vote; llm raters are model judges whose verdicts never count in a
 # human figure.

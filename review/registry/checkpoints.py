@@ -1,5 +1,8 @@
 """The model registry: base models, fine-tunes, adapters and endpoints.
 
+Models of kind ``external`` (answers generated elsewhere) are not registered here: importing
+their answers registers them (:mod:`review.interchange.answers`).
+
 Registering checks the location (a model folder, a ``.gguf`` file, a PEFT adapter on a
 registered base, a hub id, or an OpenAI-compatible URL) and records a content hash of
 the weights and config, so the same checkpoint registered twice under two names is
@@ -70,12 +73,17 @@ def register_model(*, session: Session, name: str, location: str, kind: str | No
     kind = kind or infer_kind(location, base=base)
     if kind not in MODEL_KINDS:
         raise ReviewError(f"unknown model kind {kind!r}: expected one of {', '.join(MODEL_KINDS)}")
+    if kind == "external":
+        raise ReviewError("an external model has no weights and gets its answers by import only: "
+                          f"`review answers import FILE --model {name} --set SET` registers it")
 
     base_model = get_model(session=session, name=base) if base else None
     if kind == "adapter" and base_model is None:
         raise ReviewError(f"{location}: an adapter needs its base model: pass --base NAME")
     if base_model is not None and base_model.kind == "adapter":
         raise ReviewError(f"base model {base!r} is itself an adapter")
+    if base_model is not None and base_model.kind == "external":
+        raise ReviewError(f"base model {base!r} is external: it has answers but no weights")
 
     content_hash = None
     local_path = None

@@ -139,7 +139,9 @@ class GenerationResult:
 
     ``latency_seconds`` is the wall time from the start of the request (or of the batch it was
     generated in) until the answer was complete. ``token_count`` counts generated tokens,
-    including a final end-of-sequence token and excluding padding.
+    including a final end-of-sequence token and excluding padding. ``finish_reason`` says why
+    the answer ended: ``"stop"`` (the model ended it) or ``"length"`` (cut at
+    ``max_new_tokens``, most likely mid-sentence); None when the backend did not say.
     """
 
     key: str
@@ -151,6 +153,7 @@ class GenerationResult:
     library_versions: dict
     device: str | None = None
     dtype: str | None = None
+    finish_reason: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

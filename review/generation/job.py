@@ -64,9 +64,14 @@ def missing_prompts(*, session: Session, model: Model, prompt_set: PromptSet,
 
 def store_answer(*, session: Session, model: Model, prompt_id: int, params: GenerationParams,
                  result: GenerationResult) -> None:
-    """Insert one answer; an answer already stored for the same key is left as it is."""
+    """Insert one answer; an answer already stored for the same key is left as it is.
+
+    The generation's ``meta`` keeps the device and dtype it ran on and its ``finish_reason``
+    (``"length"`` for an answer cut at ``max_new_tokens``, ``"stop"`` for one the model ended).
+    """
     output = result.text
-    meta = {k: v for k, v in (("device", result.device), ("dtype", result.dtype)) if v}
+    meta = {k: v for k, v in (("device", result.device), ("dtype", result.dtype),
+                              ("finish_reason", result.finish_reason)) if v}
     if "\x00" in output:
         # PostgreSQL text cannot hold NUL; a model can still emit it. Keep the rest visible.
         output = output.replace("\x00", "\ufffd")

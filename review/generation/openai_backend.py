@@ -245,4 +245,25 @@ def answer_one(client: EndpointClient, model: str, request: GenerationRequest,
         chat_template=None,
         backend=BACKEND,
         library_versions=versions,
+        finish_reason=finish_reason(choice.get("finish_reason")),
     )
+
+
+# How servers say that the model ended its answer: OpenAI and vLLM "stop", TGI "eos_token"
+# and "stop_sequence". Every one of them says "length" for an answer cut at max_tokens.
+_STOPPED = ("stop", "eos", "eos_token", "stop_sequence")
+
+
+def finish_reason(reported: Any) -> str | None:
+    """A server's ``finish_reason`` as the results record it: ``"length"`` (cut at
+    ``max_tokens``), ``"stop"`` (the model ended it), another reason as the server named it
+    (``"content_filter"``), None when the server gave none.
+
+    Example:
+        >>> finish_reason("length"), finish_reason("eos_token"), finish_reason(None)
+        ('length', 'stop', None)
+    """
+    if not isinstance(reported, str) or not reported.strip():
+        return None
+    reported = reported.strip().lower()
+    return "stop" if reported in _STOPPED else reported

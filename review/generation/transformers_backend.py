@@ -382,5 +382,7 @@ def _run_batch(loaded: LoadedModel, batch: list[_Encoded],
             library_versions=dict(loaded.library_versions),
             device=loaded.device,
             dtype=loaded.dtype,
+            # No end-of-sequence token: generation stopped at max_new_tokens.
+            finish_reason="length" if end is None else "stop",
         ))
     return results

@@ -82,6 +82,7 @@ def analyze_study(*, session: Session, study: Study, n_bootstrap: int = DEFAULT_
     # The check reads the answers as reviewers see them, boilerplate stripped.
     result["identifiability"] = identifiability(study_answers(session=session, study=study), seed=seed)
     result["boilerplate_stripped"] = stripped_boilerplate(study)
+    result["truncated_answers"] = truncated_answers(session=session, study=study)
     result["error_budget"] = None if budget is None else {
         "run": budget[0], "position": budget[1], "confidence": thresholds.confidence,
         "rule": "the j-th study of a training run gets alpha * 6 / (pi^2 j^2) of the run's "
@@ -98,3 +99,32 @@ def run_position(*, session: Session, study: Study) -> tuple[str, int] | None:
     ids = [s.id for s in session.scalars(select(Study).order_by(Study.id))
            if (s.meta or {}).get("run") == run]
     return run, ids.index(study.id) + 1
+
+
+def truncated_answers(*, session: Session, study: Study) -> dict[str, int]:
+    """``{model name: how many of its answers in the study's regular items were cut at
+    max_new_tokens}``: the generations whose ``meta["finish_reason"]`` is ``"length"``
+    (:func:`review.generation.job.store_answer`), every model with answers in the study
+    listed, 0 included. Answers imported or generated before finish reasons were stored
+    count as not cut. For analysts only: a reviewer is never told (blinding).
+
+    Example::
+
+        truncated_answers(session=session, study=study)  # {"base": 0, "sft-v1": 12}
+    """
+    from sqlalchemy import case, union
+
+    from review.core.models import Generation, Model
+
+    shown = union(
+        select(Comparison.generation_a_id.label("generation_id"))
+        .where(Comparison.study_id == study.id, regular_item()),
+        select(Comparison.generation_b_id).where(Comparison.study_id == study.id, regular_item()),
+    ).subquery()
+    cut = case((Generation.meta["finish_reason"].as_string() == "length", 1), else_=0)
+    rows = session.execute(
+        select(Model.name, func.sum(cut))
+        .join(Generation, Generation.model_id == Model.id)
+        .where(Generation.id.in_(select(shown.c.generation_id)))
+        .group_by(Model.name).order_by(Model.name))
+    return {name: int(count or 0) for name, count in rows}

@@ -77,6 +77,9 @@ def pair(study_name: str, candidate: str, baseline: str, set_name: str, overlap:
          temperature: float, top_p: float, seed: int, no_chat_template: bool, as_json: bool) -> None:
     """Create a study of candidate vs baseline, generating any missing answers first.
 
+    An external model (answers imported with `review answers import`) generates nothing: the
+    study pairs on its answers, and prompts it did not answer are left out.
+
     Example: review pair --study sft-v1 --candidate sft-v1 --baseline smollm2 --set demo --overlap 3
     """
     from review.campaign.pairing import pair_models
@@ -87,9 +90,11 @@ def pair(study_name: str, candidate: str, baseline: str, set_name: str, overlap:
         set_name=set_name, params=_params(max_new_tokens, temperature, top_p, seed, no_chat_template),
         overlap=overlap, gold_rate=gold_rate, guidelines=guidelines, batch_size=batch_size,
         show_progress=not as_json)
+    left_out = result.prompts_without_both_answers
     emit(result.__dict__, as_json,
          f"study {result.study!r}: {result.items_total} items ({result.items_added} new), "
-         f"{overlap} reviewers per item")
+         f"{overlap} reviewers per item"
+         + (f"; {left_out} prompts left out (no answer from both models)" if left_out else ""))
 
 
 @app.command()

@@ -42,8 +42,14 @@ class GenerateSummary:
 
 
 def model_spec(model: Model) -> ModelSpec:
-    """The backend-facing description of a registered model."""
+    """The backend-facing description of a registered model; an external model has none.
 
+    Raises:
+        ReviewError: ``model`` is external (its answers were imported; it cannot generate).
+    """
+    if model.kind == "external":
+        raise ReviewError(f"model {model.name!r} is external: its answers are imported with "
+                          "`review answers import`, it cannot generate")
     return ModelSpec(
         kind=model.kind,
         location=model.location,

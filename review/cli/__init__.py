@@ -2,8 +2,8 @@
 
 One module per command group (:mod:`~review.cli.database`, :mod:`~review.cli.prompts`,
 :mod:`~review.cli.models`, :mod:`~review.cli.accounts`, :mod:`~review.cli.generation`,
-:mod:`~review.cli.studies`, :mod:`~review.cli.results`, :mod:`~review.cli.web`), all on the
-group of :mod:`~review.cli.base`.
+:mod:`~review.cli.studies`, :mod:`~review.cli.results`, :mod:`~review.cli.web`,
+:mod:`~review.cli.answers`), all on the group of :mod:`~review.cli.base`.
 
 Errors are one line on stderr and exit code 1; nothing is half-written because every
 command runs in one transaction that commits only at the end. Heavy libraries (torch,
@@ -18,7 +18,7 @@ import sys
 
 import click
 
-from review.cli import accounts, database, generation, models, prompts, results, studies, web  # noqa: F401 - they register the commands
+from review.cli import accounts, answers, database, generation, models, prompts, results, studies, web  # noqa: F401 - they register the commands
 from review.cli.base import Context, app
 from review.core.errors import ReviewError
 

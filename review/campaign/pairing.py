@@ -139,9 +139,6 @@ def create_study(*, session: Session, name: str, candidate: Model, baseline: Mod
                   if "external" in (candidate.kind, baseline.kind) else "run `review generate` first")
         raise ReviewError(f"no prompt of set {prompt_set.name!r} has answers from both "
                           f"{candidate.name!r} and {baseline.name!r}: {remedy}")
-    from review.campaign.blinding import check_blinding
-
-    check_blinding(session=session, study=study)  # created or extended: are its answers blind?
     return PairingResult(study=name, created=created, items_added=added, items_total=total,
                          prompts_without_both_answers=missing)
 

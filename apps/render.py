@@ -19,12 +19,15 @@ from functools import lru_cache
 ROLE_LABELS = {"system": "System", "user": "User", "assistant": "Assistant"}
 
 
-@lru_cache(maxsize=1)
-def _markdown():  # noqa: ANN202 - markdown_it.MarkdownIt
+@lru_cache(maxsize=2)
+def _markdown(breaks: bool = True):  # noqa: ANN202 - markdown_it.MarkdownIt
+    """The renderer; ``breaks``: a single line break is a line break (model output, where a
+    model's line breaks are meant), else a space (Markdown as written by people, whose lines
+    are wrapped by their editor)."""
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False,
-                                   "highlight": _highlight, "breaks": True})
+                                   "highlight": _highlight, "breaks": breaks})
     md.enable(["table", "strikethrough"])
     md.disable("image")
     md.add_render_rule("link_open", _link_open)
@@ -113,5 +116,9 @@ def render_conversation(messages: list[dict[str, str]]) -> str:
 
 
 def render_guidelines(text: str | None) -> str:
-    return (f'<div class="guidelines">{render_markdown(text)}</div>' if text and text.strip()
-            else '<div class="guidelines"><p>No guidelines were written for this study.</p></div>')
+    """A study's guidelines as Markdown: the lines of a paragraph joined (as Markdown reads
+    them: guidelines are wrapped by whoever wrote them), lists and emphasis kept, raw HTML
+    shown as text."""
+    if not text or not text.strip():
+        return '<div class="guidelines"><p>No guidelines were written for this study.</p></div>'
+    return f'<div class="guidelines">{_markdown(breaks=False).render(text)}</div>'
